@@ -1,0 +1,80 @@
+"""Payment settlements: money received against a transaction; voided, never edited or deleted."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from transactions.choices import MAX_AMOUNT, PaymentMode
+from transactions.models import Transaction, money_field
+
+
+class PaymentSettlement(models.Model):
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="settlements"
+    )
+    amount = money_field(
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_AMOUNT)]
+    )
+    payment_mode = models.CharField(max_length=20, choices=PaymentMode.choices)
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="recorded_settlements",
+        help_text="The user who recorded it.",
+    )
+    paid_at = models.DateTimeField(default=timezone.now)
+    notes = models.TextField(blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="voided_settlements",
+        null=True,
+        blank=True,
+    )
+    void_reason = models.TextField(blank=True)
+    #: Client-chosen key (Idempotency-Key header) that makes a retried create pay once.
+    # NULL (not "") means "no key", so the partial unique constraint ignores those rows.
+    idempotency_key = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["paid_at", "id"]
+        indexes = [models.Index(fields=["transaction", "voided_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0) & Q(amount__lte=MAX_AMOUNT),
+                name="settlement_amount_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_mode__in=PaymentMode.values),
+                name="settlement_payment_mode_valid",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(voided_at__isnull=True, voided_by__isnull=True, void_reason="")
+                    | (Q(voided_at__isnull=False, voided_by__isnull=False) & ~Q(void_reason=""))
+                ),
+                name="settlement_void_fields_together",
+            ),
+            models.UniqueConstraint(
+                fields=["cashier", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="settlement_idempotency_key_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.payment_mode} on {self.transaction_id}"
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None

@@ -1,0 +1,154 @@
+"""Recording and voiding settlements: the only code that changes what a transaction has paid."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from transactions.choices import PaymentMode, Role
+from transactions.exceptions import DomainConflict
+from transactions.models import Transaction
+from transactions.money import money_parse
+from transactions.selectors import transaction_visible_to, user_roles
+from transactions.services import transaction_lock, transaction_totals_refresh
+
+from .models import PaymentSettlement
+
+
+def settlement_record(
+    *,
+    transaction: Transaction,
+    amount: Decimal | str,
+    payment_mode: str,
+    recorded_by: AbstractBaseUser,
+    notes: str = "",
+    idempotency_key: str | None = None,
+) -> PaymentSettlement:
+    """Record money received. Cashier and admin only; the recorder is always the settlement's
+    cashier, and becomes the transaction's cashier when it had none.
+
+    With ``idempotency_key``, a retry by the same user returns the first settlement instead
+    of paying twice; the same key with a different request is a DomainConflict.
+    """
+    if not user_roles(recorded_by) & {Role.CASHIER, Role.ADMIN}:
+        raise PermissionDenied("Only cashiers and admins record payments.")
+    amount = money_parse(amount)
+    if payment_mode not in PaymentMode.values:
+        raise ValidationError({"payment_mode": [f'"{payment_mode}" is not a valid choice.']})
+    try:
+        return _settlement_record_locked(
+            transaction_id=transaction.pk,
+            amount=amount,
+            payment_mode=payment_mode,
+            recorded_by=recorded_by,
+            notes=notes,
+            idempotency_key=idempotency_key,
+        )
+    except IntegrityError:
+        # The same key was used at the same moment on another transaction (the per-transaction
+        # lock does not cover that); the unique constraint let exactly one of them in.
+        if idempotency_key is None:
+            raise
+        existing = PaymentSettlement.objects.filter(
+            cashier=recorded_by, idempotency_key=idempotency_key
+        ).first()
+        if existing is None:
+            raise
+        return _idempotent_replay(existing, transaction.pk, amount, payment_mode)
+
+
+@db_transaction.atomic
+def _settlement_record_locked(
+    *,
+    transaction_id: int,
+    amount: Decimal,
+    payment_mode: str,
+    recorded_by: AbstractBaseUser,
+    notes: str,
+    idempotency_key: str | None,
+) -> PaymentSettlement:
+    # Lock the transaction row first: concurrent settlements on it queue here, and each one
+    # checks the balance only after the previous one committed. Nothing overpays.
+    txn = transaction_lock(transaction_id=transaction_id)
+    if not transaction_visible_to(recorded_by, txn):
+        raise PermissionDenied("This transaction is handled by another cashier.")
+    if idempotency_key is not None:
+        # Checked under the lock, so two racing retries on this transaction see each other.
+        existing = PaymentSettlement.objects.filter(
+            cashier=recorded_by, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return _idempotent_replay(existing, transaction_id, amount, payment_mode)
+    if txn.balance_amount <= 0:
+        raise ValidationError(
+            {"amount": ["This transaction is fully paid; the remaining balance is 0.00."]}
+        )
+    if amount > txn.balance_amount:
+        raise ValidationError(
+            {"amount": [f"Amount exceeds the remaining balance of {txn.balance_amount}."]}
+        )
+    if txn.cashier_id is None:
+        txn.cashier = recorded_by
+    settlement = PaymentSettlement(
+        transaction=txn,
+        amount=amount,
+        payment_mode=payment_mode,
+        cashier=recorded_by,
+        notes=notes,
+        idempotency_key=idempotency_key,
+        paid_at=timezone.now(),
+    )
+    _save_with_totals(txn, settlement, recorded_by)
+    return settlement
+
+
+def _save_with_totals(txn: Transaction, settlement: PaymentSettlement, actor) -> None:
+    """Save the settlement, re-derive the totals from the rows, save the transaction.
+
+    The settlement's post_save receiver attaches it to ``txn`` (``change_settlement``); the
+    transaction's post_save then writes the events describing both, in this one commit.
+    """
+    settlement.save()
+    transaction_totals_refresh(txn=txn)
+    txn.change_actor = actor
+    txn.save()
+
+
+def _idempotent_replay(
+    existing: PaymentSettlement, transaction_id: int, amount: Decimal, payment_mode: str
+) -> PaymentSettlement:
+    if (existing.transaction_id, existing.amount, existing.payment_mode) != (
+        transaction_id,
+        amount,
+        payment_mode,
+    ):
+        raise DomainConflict("This Idempotency-Key was already used for a different payment.")
+    return existing
+
+
+@db_transaction.atomic
+def settlement_void(
+    *, settlement: PaymentSettlement, voided_by: AbstractBaseUser, reason: str
+) -> PaymentSettlement:
+    """Void a settlement (admin only): it stays on record and stops counting toward paid."""
+    if Role.ADMIN not in user_roles(voided_by):
+        raise PermissionDenied("Only admins void payments.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["A reason is required to void a payment."]})
+    # Same lock order as settlement_record (transaction row, then its settlements).
+    txn = transaction_lock(transaction_id=settlement.transaction_id)
+    settlement = PaymentSettlement.objects.select_for_update().get(pk=settlement.pk)
+    if settlement.voided_at is not None:
+        raise ValidationError({"non_field_errors": ["This payment is already voided."]})
+    settlement.transaction = txn
+    settlement.voided_at = timezone.now()
+    settlement.voided_by = voided_by
+    settlement.void_reason = reason
+    _save_with_totals(txn, settlement, voided_by)
+    return settlement

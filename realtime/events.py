@@ -1,0 +1,109 @@
+"""The one chokepoint for payment events (Zulip's ``send_event_on_commit``).
+
+``send_event_on_commit`` writes the event row in the caller's database transaction and
+schedules the channel-layer send for after the commit. Nothing else calls ``group_send``.
+A rollback discards both the row and the send; a channel-layer failure after the commit
+is logged and never fails the write: connected clients then get the event from the log
+(see ``realtime.delivery``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction as db_transaction
+from django.utils import timezone
+
+from .choices import FRAME_TOPIC, FrameType
+from .groups import groups_for_audience
+from .models import PaymentEvent
+from .payloads import PaymentStatusData, TransactionUpdatedData, encode
+
+logger = logging.getLogger(__name__)
+
+#: Channel-layer message type; dispatches to ``PaymentsConsumer.payment_event``.
+MESSAGE_TYPE = "payment.event"
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """Whose view of a transaction an event concerns: its sales agent and cashier."""
+
+    sales_agent_id: int
+    cashier_id: int | None
+
+
+def send_event_on_commit(
+    *,
+    frame_type: FrameType,
+    transaction_id: int,
+    data: PaymentStatusData | TransactionUpdatedData,
+    before: Parties | None,
+    after: Parties | None,
+) -> PaymentEvent:
+    """Log an event (audience: whoever could see the transaction before or after the
+    change) and relay it to the audience's groups once the surrounding transaction commits.
+
+    Must be called inside the atomic block of the change, after the transaction's row lock
+    was taken, so that events of one transaction get ids in commit order.
+    """
+    topic = FRAME_TOPIC[frame_type]
+    current = after or before
+    changed = before is not None and after is not None
+    previous_event_id = (
+        PaymentEvent.objects.filter(transaction_id=transaction_id, topic=topic)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    event = PaymentEvent.objects.create(
+        topic=topic,
+        frame_type=frame_type,
+        transaction_id=transaction_id,
+        previous_event_id=previous_event_id,
+        data=encode(data),
+        sales_agent_id=current.sales_agent_id,
+        previous_sales_agent_id=(
+            before.sales_agent_id
+            if changed and before.sales_agent_id != after.sales_agent_id
+            else None
+        ),
+        cashier_id=current.cashier_id,
+        previous_cashier_id=(
+            before.cashier_id if changed and before.cashier_id != after.cashier_id else None
+        ),
+        cashier_pool=any(p is not None and p.cashier_id is None for p in (before, after)),
+        created_at=timezone.now(),
+    )
+    db_transaction.on_commit(lambda: _group_send(event), robust=True)
+    return event
+
+
+def channel_message(event: PaymentEvent) -> dict:
+    """What travels through the channel layer: the ready-made frame plus routing facts."""
+    return {
+        "type": MESSAGE_TYPE,
+        "event_id": event.pk,
+        "topic": event.topic,
+        "transaction_id": event.transaction_id,
+        "previous_event_id": event.previous_event_id,
+        "audience": event.audience.to_json(),
+        "frame": event.frame_text(),
+    }
+
+
+def _group_send(event: PaymentEvent) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = channel_message(event)
+    groups = groups_for_audience(event.audience)
+
+    async def send_all() -> None:
+        for group in groups:
+            await layer.group_send(group, message)
+
+    async_to_sync(send_all)()

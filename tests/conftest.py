@@ -1,0 +1,80 @@
+"""Shared fixtures: the named cast of users (SPEC roles) and a few ready transactions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from transactions.models import Customer
+from transactions.services import customer_create, transaction_create
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness only slows the suite; tests need no brute-force resistance."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _user(username: str, *roles: str, **extra) -> User:
+    user = User.objects.create_user(
+        username=username, password=f"{username}-pass-123", first_name=username.title(), **extra
+    )
+    for role in roles:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return _user("ada", "admin", last_name="Admin")
+
+
+@pytest.fixture
+def cashier(db) -> User:
+    return _user("carla", "cashier", last_name="Cruz")
+
+
+@pytest.fixture
+def cashier2(db) -> User:
+    return _user("carlo", "cashier", last_name="Reyes")
+
+
+@pytest.fixture
+def sales(db) -> User:
+    return _user("sam", "sales", last_name="Santos")
+
+
+@pytest.fixture
+def sales2(db) -> User:
+    return _user("sofia", "sales", last_name="Lim")
+
+
+@pytest.fixture
+def nobody(db) -> User:
+    """An active user with no role: may log in, may see nothing."""
+    return _user("nora")
+
+
+@pytest.fixture
+def inactive(db) -> User:
+    return _user("ines", "admin", is_active=False)
+
+
+@pytest.fixture
+def customer(db) -> Customer:
+    return customer_create(name="Juan Dela Cruz", contact_number="0917 123 4567")
+
+
+@pytest.fixture
+def make_transaction(customer, sales):
+    def make(amount: str = "1000.00", created_by=None, **kwargs):
+        return transaction_create(
+            customer=kwargs.pop("customer", customer),
+            amount=Decimal(amount),
+            created_by=created_by or sales,
+            **kwargs,
+        )
+
+    return make

@@ -1,0 +1,162 @@
+"""settlement_record: invariants, validation, cashier assignment, idempotency."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from payments.models import PaymentSettlement
+from payments.services import settlement_record
+from transactions.choices import PaymentStatus
+from transactions.exceptions import DomainConflict
+
+pytestmark = pytest.mark.django_db
+
+
+def _assert_invariants(txn):
+    txn.refresh_from_db()
+    live = sum((s.amount for s in txn.settlements.filter(voided_at__isnull=True)), Decimal("0.00"))
+    assert txn.paid_amount == live
+    assert txn.balance_amount == txn.amount - live
+    expected = (
+        PaymentStatus.UNPAID
+        if live == 0
+        else PaymentStatus.PAID
+        if txn.balance_amount == 0
+        else PaymentStatus.PARTIAL
+    )
+    assert txn.payment_status == expected
+    return txn
+
+
+def test_instalments_move_status_unpaid_partial_paid(make_transaction, cashier):
+    txn = make_transaction("1500.00")
+    assert txn.payment_status == PaymentStatus.UNPAID
+    settlement_record(transaction=txn, amount="1000.00", payment_mode="cash", recorded_by=cashier)
+    txn = _assert_invariants(txn)
+    assert (txn.paid_amount, txn.balance_amount, txn.payment_status) == (
+        Decimal("1000.00"),
+        Decimal("500.00"),
+        PaymentStatus.PARTIAL,
+    )
+    settlement_record(transaction=txn, amount="500", payment_mode="gcash", recorded_by=cashier)
+    txn = _assert_invariants(txn)
+    assert txn.payment_status == PaymentStatus.PAID
+    assert txn.balance_amount == Decimal("0.00")
+
+
+def test_first_settlement_makes_recorder_the_cashier(make_transaction, cashier, cashier2):
+    txn = make_transaction("100.00")
+    assert txn.cashier_id is None
+    settlement_record(transaction=txn, amount="10.00", payment_mode="maya", recorded_by=cashier)
+    txn.refresh_from_db()
+    assert txn.cashier_id == cashier.pk
+    # Now it is carla's: another cashier can no longer settle it.
+    with pytest.raises(PermissionDenied):
+        settlement_record(
+            transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier2
+        )
+
+
+def test_settlement_cashier_is_always_the_recorder(make_transaction, admin_user, cashier):
+    txn = make_transaction("100.00")
+    s = settlement_record(
+        transaction=txn, amount="10.00", payment_mode="cash", recorded_by=admin_user
+    )
+    assert s.cashier_id == admin_user.pk
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("0", "greater than 0"),
+        ("0.00", "greater than 0"),
+        ("-5.00", "greater than 0"),
+        ("10.005", "2 decimal places"),
+        ("10000000000.00", "less than or equal to 9999999999.99"),
+        ("abc", "valid number"),
+        ("NaN", "valid number"),
+        (10.5, "decimal strings"),
+    ],
+)
+def test_bad_amounts_are_refused_and_change_nothing(make_transaction, cashier, amount, message):
+    txn = make_transaction("1000.00")
+    with pytest.raises(ValidationError) as exc:
+        settlement_record(transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier)
+    assert message in str(exc.value.message_dict["amount"])
+    assert PaymentSettlement.objects.count() == 0
+    txn = _assert_invariants(txn)
+    assert txn.cashier_id is None
+
+
+def test_overpayment_names_the_remaining_balance(make_transaction, cashier):
+    txn = make_transaction("1500.00")
+    settlement_record(transaction=txn, amount="1000.00", payment_mode="cash", recorded_by=cashier)
+    with pytest.raises(ValidationError) as exc:
+        settlement_record(
+            transaction=txn, amount="500.01", payment_mode="cash", recorded_by=cashier
+        )
+    assert "remaining balance of 500.00" in exc.value.message_dict["amount"][0]
+    assert _assert_invariants(txn).paid_amount == Decimal("1000.00")
+
+
+def test_settling_a_fully_paid_transaction_is_refused(make_transaction, cashier):
+    txn = make_transaction("100.00")
+    settlement_record(transaction=txn, amount="100.00", payment_mode="cash", recorded_by=cashier)
+    with pytest.raises(ValidationError) as exc:
+        settlement_record(transaction=txn, amount="0.01", payment_mode="cash", recorded_by=cashier)
+    assert "fully paid" in exc.value.message_dict["amount"][0]
+    assert PaymentSettlement.objects.count() == 1
+
+
+def test_unknown_payment_mode_is_refused(make_transaction, cashier):
+    txn = make_transaction("100.00")
+    with pytest.raises(ValidationError) as exc:
+        settlement_record(
+            transaction=txn, amount="1.00", payment_mode="bitcoin", recorded_by=cashier
+        )
+    assert "payment_mode" in exc.value.message_dict
+    assert PaymentSettlement.objects.count() == 0
+
+
+@pytest.mark.parametrize("who", ["sales", "nobody", "inactive"])
+def test_only_cashiers_and_admins_record(make_transaction, request, who):
+    txn = make_transaction("100.00")
+    with pytest.raises(PermissionDenied):
+        settlement_record(
+            transaction=txn,
+            amount="1.00",
+            payment_mode="cash",
+            recorded_by=request.getfixturevalue(who),
+        )
+    assert PaymentSettlement.objects.count() == 0
+
+
+def test_idempotency_key_pays_once(make_transaction, cashier):
+    txn = make_transaction("100.00")
+    first = settlement_record(
+        transaction=txn,
+        amount="40.00",
+        payment_mode="cash",
+        recorded_by=cashier,
+        idempotency_key="k1",
+    )
+    again = settlement_record(
+        transaction=txn,
+        amount="40.00",
+        payment_mode="cash",
+        recorded_by=cashier,
+        idempotency_key="k1",
+    )
+    assert again.pk == first.pk
+    assert _assert_invariants(txn).paid_amount == Decimal("40.00")
+    with pytest.raises(DomainConflict):
+        settlement_record(
+            transaction=txn,
+            amount="41.00",
+            payment_mode="cash",
+            recorded_by=cashier,
+            idempotency_key="k1",
+        )

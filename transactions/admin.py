@@ -1,0 +1,163 @@
+"""Django admin for customers and transactions. Writes go through the services.
+
+Non-superuser staff see only what the visibility policy lets them see.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from payments.models import PaymentSettlement
+
+from .exceptions import DomainConflict
+from .models import Customer, Transaction
+from .selectors import transactions_visible_to
+from .services import transaction_create, transaction_delete, transaction_update
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "contact_number", "email", "created_at"]
+    search_fields = ["name", "contact_number", "email"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Customers carry financial history (PROTECT); the admin never offers deleting them.
+        return False
+
+
+class SettlementInline(admin.TabularInline):
+    model = PaymentSettlement
+    extra = 0
+    can_delete = False
+    fields = [
+        "paid_at",
+        "amount",
+        "payment_mode",
+        "cashier",
+        "notes",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+    ]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # record payments from the Payment settlements page, through the service
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = [
+        "or_number",
+        "customer",
+        "amount",
+        "paid_amount",
+        "balance_amount",
+        "payment_status",
+        "sales_agent",
+        "cashier",
+        "transaction_date",
+    ]
+    list_filter = ["payment_status", "payment_mode", "transaction_date", "sales_agent", "cashier"]
+    search_fields = ["or_number", "customer__name"]
+    list_select_related = ["customer", "sales_agent", "cashier"]
+    readonly_fields = [
+        "paid_amount",
+        "balance_amount",
+        "payment_status",
+        "sales_agent",
+        "created_at",
+        "updated_at",
+    ]
+    autocomplete_fields = ["customer"]
+    date_hierarchy = "transaction_date"
+    inlines = [SettlementInline]
+
+    def get_queryset(self, request):
+        return transactions_visible_to(request.user).select_related(
+            "customer", "sales_agent", "cashier"
+        )
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["customer", "or_number", "amount", "payment_mode", "transaction_date"]
+        return [
+            "customer",
+            "or_number",
+            "amount",
+            "payment_mode",
+            "cashier",
+            "transaction_date",
+            "paid_amount",
+            "balance_amount",
+            "payment_status",
+            "sales_agent",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # Only the corrections transaction_update supports stay editable.
+        return [*self.readonly_fields, "customer", "or_number", "payment_mode", "transaction_date"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        try:
+            if change:
+                saved = transaction_update(
+                    transaction=obj,
+                    updated_by=request.user,
+                    amount=form.cleaned_data.get("amount"),
+                    cashier=form.cleaned_data.get("cashier"),
+                )
+            else:
+                saved = transaction_create(
+                    customer=form.cleaned_data["customer"],
+                    amount=form.cleaned_data["amount"],
+                    payment_mode=form.cleaned_data["payment_mode"],
+                    or_number=form.cleaned_data.get("or_number") or None,
+                    transaction_date=form.cleaned_data.get("transaction_date"),
+                    created_by=request.user,
+                )
+            obj.pk = saved.pk
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, _message(exc))
+            raise _Abort from exc
+
+    def delete_model(self, request, obj) -> None:
+        try:
+            transaction_delete(transaction=obj, deleted_by=request.user)
+        except (DomainConflict, PermissionDenied) as exc:
+            messages.error(request, _message(exc))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and (
+            obj is None or not obj.settlements.exists()
+        )
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def changeform_view(self, request, *args, **kwargs):
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except _Abort:
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class _Abort(Exception):
+    """Stops the admin's save after a service refused it (the message is already queued)."""
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, DomainConflict):
+        return exc.message
+    return str(exc)

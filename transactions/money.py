@@ -1,0 +1,41 @@
+"""Money parsing and the one place where a transaction's totals are derived."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+
+from .choices import MAX_AMOUNT, PaymentStatus
+
+CENT = Decimal("0.01")
+
+
+def money_parse(value: object, *, field: str = "amount") -> Decimal:
+    """A positive two-place Decimal, or ValidationError naming ``field``. Floats are refused."""
+    if isinstance(value, float | bool):
+        raise ValidationError({field: ['Send amounts as decimal strings, e.g. "1500.00".']})
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError({field: ["A valid number is required."]}) from None
+    if not amount.is_finite():
+        raise ValidationError({field: ["A valid number is required."]})
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+        raise ValidationError({field: ["Ensure that there are no more than 2 decimal places."]})
+    if amount <= 0:
+        raise ValidationError({field: ["Ensure this value is greater than 0."]})
+    if amount > MAX_AMOUNT:
+        raise ValidationError(
+            {field: [f"Ensure this value is less than or equal to {MAX_AMOUNT}."]}
+        )
+    return amount.quantize(CENT)
+
+
+def payment_status_for(*, amount: Decimal, paid: Decimal) -> PaymentStatus:
+    """unpaid when nothing is paid, paid when nothing remains, partial in between."""
+    if paid <= 0:
+        return PaymentStatus.UNPAID
+    if paid >= amount:
+        return PaymentStatus.PAID
+    return PaymentStatus.PARTIAL

@@ -1,0 +1,129 @@
+"""The one visibility policy (SPEC section 3), used by the API, the admin and the websockets.
+
+- admin (or superuser): every transaction;
+- sales: transactions whose ``sales_agent`` is the user;
+- cashier: transactions whose ``cashier`` is the user, and the unassigned queue.
+A user holding several roles sees the union; an inactive user sees nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from .choices import Role
+from .models import Customer, Transaction
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def user_roles(user: User | None) -> frozenset[Role]:
+    """The roles a user holds right now; empty for anonymous or inactive users."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_escashop_roles", None)
+    if cached is not None:
+        return cached
+    names = set(user.groups.values_list("name", flat=True))
+    roles = {role for role in Role if role.value in names}
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+    result = frozenset(roles)
+    user._escashop_roles = result
+    return result
+
+
+def _visibility_q(user_id: int, roles: frozenset[Role]) -> Q | None:
+    """None means "everything"; an empty Q() is never returned for no roles (see callers)."""
+    if Role.ADMIN in roles:
+        return None
+    q = Q(pk__in=[])
+    if Role.SALES in roles:
+        q |= Q(sales_agent_id=user_id)
+    if Role.CASHIER in roles:
+        q |= Q(cashier_id=user_id) | Q(cashier__isnull=True)
+    return q
+
+
+def transactions_visible_to(user: User | None) -> QuerySet[Transaction]:
+    """Every transaction this user may see, as a queryset (filter it further as needed)."""
+    roles = user_roles(user)
+    qs = Transaction.objects.all()
+    if not roles:
+        return qs.none()
+    q = _visibility_q(user.pk, roles)
+    return qs if q is None else qs.filter(q)
+
+
+def transaction_visible_to(user: User | None, transaction: Transaction) -> bool:
+    """Whether this user may see this transaction as it is now (no query beyond roles)."""
+    return Audience.of(transaction).allows(user.pk if user else None, user_roles(user))
+
+
+def customers_visible_to(user: User | None) -> QuerySet[Customer]:
+    """Customers are shared shop data: any user with a role may look them up."""
+    if not user_roles(user):
+        return Customer.objects.none()
+    return Customer.objects.all()
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who may see one or more versions of a transaction (e.g. before and after a change).
+
+    Admins always belong; besides them, the sales agents and cashiers named here, and every
+    cashier when ``cashier_pool`` is set (the transaction was or is unassigned).
+    """
+
+    sales_agent_ids: frozenset[int]
+    cashier_ids: frozenset[int]
+    cashier_pool: bool
+
+    @classmethod
+    def of(cls, transaction: Transaction) -> Audience:
+        return cls.of_values(
+            sales_agent_ids=[transaction.sales_agent_id],
+            cashier_ids=[transaction.cashier_id],
+        )
+
+    @classmethod
+    def of_values(cls, *, sales_agent_ids, cashier_ids) -> Audience:
+        cashiers = list(cashier_ids)
+        return cls(
+            sales_agent_ids=frozenset(i for i in sales_agent_ids if i is not None),
+            cashier_ids=frozenset(i for i in cashiers if i is not None),
+            cashier_pool=any(i is None for i in cashiers),
+        )
+
+    def union(self, other: Audience) -> Audience:
+        return Audience(
+            sales_agent_ids=self.sales_agent_ids | other.sales_agent_ids,
+            cashier_ids=self.cashier_ids | other.cashier_ids,
+            cashier_pool=self.cashier_pool or other.cashier_pool,
+        )
+
+    def allows(self, user_id: int | None, roles: frozenset[Role]) -> bool:
+        if user_id is None or not roles:
+            return False
+        if Role.ADMIN in roles:
+            return True
+        if Role.SALES in roles and user_id in self.sales_agent_ids:
+            return True
+        return Role.CASHIER in roles and (self.cashier_pool or user_id in self.cashier_ids)
+
+    def to_json(self) -> dict:
+        return {
+            "sales_agent_ids": sorted(self.sales_agent_ids),
+            "cashier_ids": sorted(self.cashier_ids),
+            "cashier_pool": self.cashier_pool,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Audience:
+        return cls(
+            sales_agent_ids=frozenset(data["sales_agent_ids"]),
+            cashier_ids=frozenset(data["cashier_ids"]),
+            cashier_pool=bool(data["cashier_pool"]),
+        )

@@ -1,0 +1,165 @@
+"""Writes to customers and transactions. Every rule about them lives here (HackSoft services).
+
+Each function is atomic; events are emitted by the post_save receivers in realtime/signals.py
+from inside the same database transaction, and reach websockets only after it commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.db import transaction as db_transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from .choices import PaymentMode, Role
+from .exceptions import DomainConflict
+from .models import ZERO, Customer, OrNumberSequence, Transaction
+from .money import CENT, money_parse, payment_status_for
+from .selectors import transaction_visible_to, user_roles
+
+_UNCHANGED = object()
+
+
+def _require_role(user: AbstractBaseUser, *roles: Role, action: str) -> None:
+    if not user_roles(user) & set(roles):
+        raise PermissionDenied(f"You do not have permission to {action}.")
+
+
+def customer_create(*, name: str, contact_number: str, email: str = "") -> Customer:
+    customer = Customer(
+        name=name.strip(), contact_number=contact_number.strip(), email=email.strip()
+    )
+    customer.full_clean()
+    customer.save()
+    return customer
+
+
+def customer_update(*, customer: Customer, **fields: str) -> Customer:
+    for name in ("name", "contact_number", "email"):
+        if name in fields:
+            setattr(customer, name, fields[name].strip())
+    customer.full_clean()
+    customer.save()
+    return customer
+
+
+def or_number_next(*, year: int) -> str:
+    """The next free ``OR-<year>-NNNNNN``. Must run inside the caller's atomic block."""
+    OrNumberSequence.objects.get_or_create(year=year)
+    # Lock this year's counter row until the caller commits: two concurrent creates cannot
+    # take the same number. Numbers a user typed in by hand are skipped, not reused.
+    sequence = OrNumberSequence.objects.select_for_update().get(year=year)
+    while True:
+        sequence.last_value += 1
+        candidate = f"OR-{year}-{sequence.last_value:06d}"
+        if not Transaction.objects.filter(or_number=candidate).exists():
+            break
+    sequence.save(update_fields=["last_value"])
+    return candidate
+
+
+def transaction_create(
+    *,
+    customer: Customer,
+    amount: Decimal | str,
+    created_by: AbstractBaseUser,
+    payment_mode: str = PaymentMode.CASH,
+    or_number: str | None = None,
+    transaction_date: dt.datetime | None = None,
+) -> Transaction:
+    """Record a sale; its creator is its sales agent. Sales and admin only."""
+    _require_role(created_by, Role.SALES, Role.ADMIN, action="create transactions")
+    amount = money_parse(amount)
+    if payment_mode not in PaymentMode.values:
+        raise ValidationError({"payment_mode": [f'"{payment_mode}" is not a valid choice.']})
+    or_number = (or_number or "").strip() or None
+    if or_number and Transaction.objects.filter(or_number=or_number).exists():
+        raise ValidationError({"or_number": ["A transaction with this OR number already exists."]})
+    try:
+        with db_transaction.atomic():
+            txn = Transaction(
+                customer=customer,
+                or_number=or_number or or_number_next(year=timezone.localdate().year),
+                amount=amount,
+                payment_mode=payment_mode,
+                sales_agent=created_by,
+                paid_amount=ZERO,
+                balance_amount=amount,
+                transaction_date=transaction_date or timezone.now(),
+            )
+            txn.change_actor = created_by
+            txn.save()
+    except IntegrityError:
+        # Only the unique OR number can collide here: someone took it since our check.
+        raise ValidationError(
+            {"or_number": ["A transaction with this OR number already exists."]}
+        ) from None
+    return txn
+
+
+def transaction_lock(*, transaction_id: int) -> Transaction:
+    """Re-read a transaction with its row locked until the surrounding atomic block ends.
+
+    Every write to a transaction's money (settle, void, correct) takes this lock first, so
+    they serialize per transaction; a concurrent writer waits here and then sees the totals
+    the previous one committed. On SQLite the IMMEDIATE transaction mode does the same.
+    """
+    return Transaction.objects.select_for_update().get(pk=transaction_id)
+
+
+def transaction_totals_refresh(*, txn: Transaction) -> None:
+    """Derive paid, balance and status from the non-voided settlements (caller holds the lock)."""
+    paid = txn.settlements.filter(voided_at__isnull=True).aggregate(total=Sum("amount"))["total"]
+    paid = (paid or ZERO).quantize(CENT)  # SQLite's SUM drops trailing zeros
+    txn.paid_amount = paid
+    txn.balance_amount = txn.amount - paid
+    txn.payment_status = payment_status_for(amount=txn.amount, paid=paid)
+
+
+@db_transaction.atomic
+def transaction_update(
+    *,
+    transaction: Transaction,
+    updated_by: AbstractBaseUser,
+    amount: Decimal | str | None = None,
+    cashier: AbstractBaseUser | object | None = _UNCHANGED,
+) -> Transaction:
+    """Admin corrections: the amount (never below what is paid) and the handling cashier."""
+    _require_role(updated_by, Role.ADMIN, action="change transactions")
+    txn = transaction_lock(transaction_id=transaction.pk)
+    if amount is not None:
+        amount = money_parse(amount)
+        if amount < txn.paid_amount:
+            raise ValidationError(
+                {"amount": [f"Amount cannot be less than what has been paid ({txn.paid_amount})."]}
+            )
+        txn.amount = amount
+        transaction_totals_refresh(txn=txn)
+    if cashier is not _UNCHANGED:
+        if cashier is not None and not user_roles(cashier) & {Role.CASHIER, Role.ADMIN}:
+            raise ValidationError({"cashier": ["This user is not an active cashier."]})
+        txn.cashier = cashier
+    txn.change_actor = updated_by
+    txn.save()
+    return txn
+
+
+@db_transaction.atomic
+def transaction_delete(*, transaction: Transaction, deleted_by: AbstractBaseUser) -> None:
+    """Admin only, and never a transaction with settlements (financial records stay)."""
+    _require_role(deleted_by, Role.ADMIN, action="delete transactions")
+    txn = transaction_lock(transaction_id=transaction.pk)
+    if txn.settlements.exists():
+        raise DomainConflict("This transaction has payment settlements and cannot be deleted.")
+    txn.change_actor = deleted_by
+    txn.delete()
+
+
+def transaction_check_visible(*, user: AbstractBaseUser, txn: Transaction) -> None:
+    if not transaction_visible_to(user, txn):
+        raise PermissionDenied("You cannot see this transaction.")
