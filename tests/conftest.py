@@ -78,3 +78,20 @@ def make_transaction(customer, sales):
         )
 
     return make
+
+
+@pytest.fixture
+def daphne_server(transactional_db):
+    """A running daphne on a free loopback port, sharing this test's PostgreSQL and Redis.
+
+    Needs PostgreSQL and Redis (skips, or fails under ESCASHOP_REQUIRE_SERVICES=1).
+    Data must be committed to be seen by the server: use it from transaction=True tests.
+    """
+    from tests.support.daphne import DaphneServer
+    from tests.support.services import require_postgres, require_redis
+
+    require_postgres()
+    require_redis()
+    server = DaphneServer().start()
+    yield server
+    server.stop()

@@ -1,0 +1,26 @@
+"""Prometheus metrics of the real-time path (one registry per process; scrape each process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WS_CONNECTIONS = Gauge(
+    "escashop_ws_connections", "Open authenticated websocket connections, by role.", ["role"]
+)
+EVENTS_WRITTEN = Counter(
+    "escashop_events_written_total", "Payment events written to the log.", ["frame_type"]
+)
+CHANNEL_LAYER_SEND_FAILURES = Counter(
+    "escashop_channel_layer_send_failures_total",
+    "group_send calls that failed after commit (clients then get the event from the log).",
+)
+FRAMES_SENT = Counter(
+    "escashop_ws_event_frames_sent_total",
+    "Event frames sent to websocket clients, by how they were found.",
+    ["path"],  # live | catchup | replay
+)
+DELIVERY_LAG = Histogram(
+    "escashop_event_delivery_lag_seconds",
+    "From the event's creation to its frame being sent to a client.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

@@ -1,0 +1,52 @@
+"""Reads of the payment event log, filtered by the one visibility policy.
+
+The audience of an event is fixed when it is written (realtime.models.PaymentEvent); this
+module turns "who is asking" into the matching filter, for the REST polling endpoint and
+the websocket replay alike. The in-memory twin for live frames is ``Audience.allows``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Max, Q, QuerySet
+
+from transactions.choices import Role
+from transactions.selectors import user_roles
+
+from .choices import Topic
+from .models import PaymentEvent
+
+
+def payment_events_q(*, user_id: int, roles: frozenset[Role]) -> Q | None:
+    """None means every event (admin); an always-false Q for users without a role."""
+    if Role.ADMIN in roles:
+        return None
+    q = Q(pk__in=[])
+    if Role.SALES in roles:
+        q |= Q(sales_agent_id=user_id) | Q(previous_sales_agent_id=user_id)
+    if Role.CASHIER in roles:
+        q |= Q(cashier_pool=True) | Q(cashier_id=user_id) | Q(previous_cashier_id=user_id)
+    return q
+
+
+def payment_events_visible_to(
+    user, *, after: int = 0, topic: Topic | str | None = None, roles: frozenset[Role] | None = None
+) -> QuerySet[PaymentEvent]:
+    """Events this user may see with ``id > after``, oldest first."""
+    roles = user_roles(user) if roles is None else roles
+    if not roles:
+        return PaymentEvent.objects.none()
+    qs = PaymentEvent.objects.filter(id__gt=after)
+    if topic is not None:
+        qs = qs.filter(topic=topic)
+    q = payment_events_q(user_id=user.pk, roles=roles)
+    return (qs if q is None else qs.filter(q)).order_by("id")
+
+
+def payment_event_last_id() -> int:
+    """The newest event id (0 when the log is empty)."""
+    return PaymentEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def payment_event_oldest_id() -> int | None:
+    """The oldest retained event id; a ``since`` below it minus one needs a resync."""
+    return PaymentEvent.objects.order_by("id").values_list("id", flat=True).first()
