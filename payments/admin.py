@@ -6,6 +6,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from transactions.selectors import transactions_visible_to
 
@@ -38,7 +42,6 @@ class PaymentSettlementAdmin(admin.ModelAdmin):
     search_fields = ["transaction__or_number", "transaction__customer__name", "notes"]
     list_select_related = ["transaction", "cashier"]
     autocomplete_fields = ["transaction"]
-    actions = ["void_selected"]
 
     def get_queryset(self, request):
         visible = transactions_visible_to(request.user)
@@ -52,7 +55,7 @@ class PaymentSettlementAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [f.name for f in PaymentSettlement._meta.fields]
+        return [f.name for f in PaymentSettlement._meta.fields] + ["void_link"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # settlements are never deleted: void them
@@ -76,18 +79,45 @@ class PaymentSettlementAdmin(admin.ModelAdmin):
             messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description="Void selected payments (asks for a reason)")
-    def void_selected(self, request, queryset):
-        reason = request.POST.get("void_reason", "").strip()
-        if not reason:
-            messages.error(request, "Enter a reason in the 'void_reason' field to void payments.")
-            return None
-        for settlement in queryset:
+    def get_urls(self):
+        urls = super().get_urls()
+        void = path(
+            "<int:settlement_id>/void/",
+            self.admin_site.admin_view(self.void_view),
+            name="payments_paymentsettlement_void",
+        )
+        return [void, *urls]
+
+    @admin.display(description="Void")
+    def void_link(self, obj: PaymentSettlement) -> str:
+        if obj.pk is None or obj.is_voided:
+            return "-"
+        url = reverse("admin:payments_paymentsettlement_void", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Void this payment…</a>', url)
+
+    def void_view(self, request, settlement_id: int):
+        """Ask for a reason, then void through payments.services.settlement_void."""
+        settlement = get_object_or_404(self.get_queryset(request), pk=settlement_id)
+        change_url = reverse("admin:payments_paymentsettlement_change", args=[settlement.pk])
+        form = VoidForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
             try:
-                settlement_void(settlement=settlement, voided_by=request.user, reason=reason)
-                messages.success(request, f"Voided payment #{settlement.pk}.")
-            except (ValidationError, PermissionDenied) as exc:
-                messages.error(
-                    request, f"#{settlement.pk}: " + "; ".join(getattr(exc, "messages", [str(exc)]))
+                settlement_void(
+                    settlement=settlement,
+                    voided_by=request.user,
+                    reason=form.cleaned_data["reason"],
                 )
-        return None
+            except (ValidationError, PermissionDenied) as exc:
+                messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+            else:
+                messages.success(request, f"Payment #{settlement.pk} voided.")
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Void payment #{settlement.pk}",
+            "settlement": settlement,
+            "form": form,
+            "opts": self.model._meta,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/payments/void_settlement.html", context)

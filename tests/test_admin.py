@@ -1,0 +1,116 @@
+"""The Django admin: staff see only what the policy allows; writes go through the services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from payments.models import PaymentSettlement
+from payments.services import settlement_record
+from transactions.choices import PaymentStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(admin_user, cashier, sales, sales2):
+    for user in (admin_user, cashier, sales, sales2):
+        user.is_staff = True
+        user.save()
+    from transactions.roles import role_permissions_sync
+
+    role_permissions_sync()
+    return admin_user
+
+
+def test_admin_changelist_lists_and_searches(client, staff, make_transaction):
+    txn = make_transaction("1500.00")
+    client.force_login(staff)
+    page = client.get(reverse("admin:transactions_transaction_changelist"), {"q": txn.or_number})
+    assert page.status_code == 200
+    assert txn.or_number in page.content.decode()
+
+
+def test_sales_staff_see_only_their_own_transactions(
+    client, staff, sales, sales2, make_transaction
+):
+    mine = make_transaction("10.00", created_by=sales)
+    theirs = make_transaction("20.00", created_by=sales2)
+    client.force_login(sales)
+    page = client.get(reverse("admin:transactions_transaction_changelist")).content.decode()
+    assert mine.or_number in page and theirs.or_number not in page
+    url = reverse("admin:transactions_transaction_change", args=[theirs.pk])
+    assert client.get(url).status_code == 302  # "doesn't exist" redirect, no data shown
+
+
+def test_recording_a_payment_in_admin_goes_through_the_service(
+    client, staff, cashier, make_transaction
+):
+    txn = make_transaction("1000.00")
+    client.force_login(cashier)
+    response = client.post(
+        reverse("admin:payments_paymentsettlement_add"),
+        {"transaction": txn.pk, "amount": "400.00", "payment_mode": "gcash", "notes": "counter 2"},
+    )
+    assert response.status_code == 302
+    txn.refresh_from_db()
+    assert (txn.paid_amount, txn.payment_status, txn.cashier) == (
+        Decimal("400.00"),
+        PaymentStatus.PARTIAL,
+        cashier,
+    )
+    assert PaymentSettlement.objects.get().cashier == cashier
+
+
+def test_admin_overpayment_is_refused_with_a_message(client, staff, cashier, make_transaction):
+    txn = make_transaction("100.00")
+    client.force_login(cashier)
+    response = client.post(
+        reverse("admin:payments_paymentsettlement_add"),
+        {"transaction": txn.pk, "amount": "150.00", "payment_mode": "cash"},
+        follow=True,
+    )
+    assert "remaining balance of 100.00" in response.content.decode()
+    assert PaymentSettlement.objects.count() == 0
+
+
+def test_void_page_voids_with_reason(client, staff, cashier, make_transaction):
+    txn = make_transaction("100.00")
+    s = settlement_record(transaction=txn, amount="60.00", payment_mode="cash", recorded_by=cashier)
+    client.force_login(staff)
+    url = reverse("admin:payments_paymentsettlement_void", args=[s.pk])
+    assert "Void payment" in client.get(url).content.decode()
+    client.post(url, {"reason": "Entered twice"})
+    s.refresh_from_db()
+    txn.refresh_from_db()
+    assert s.void_reason == "Entered twice" and s.voided_by == staff
+    assert txn.paid_amount == Decimal("0.00")
+
+
+def test_admin_edit_corrects_amount_through_the_service(client, staff, make_transaction, customer):
+    txn = make_transaction("100.00")
+    client.force_login(staff)
+    url = reverse("admin:transactions_transaction_change", args=[txn.pk])
+    response = client.post(
+        url,
+        {
+            "amount": "250.00",
+            "cashier": "",
+            "settlements-TOTAL_FORMS": 0,
+            "settlements-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    txn.refresh_from_db()
+    assert (txn.amount, txn.balance_amount) == (Decimal("250.00"), Decimal("250.00"))
+
+
+def test_transaction_with_settlements_has_no_delete(client, staff, cashier, make_transaction):
+    txn = make_transaction("100.00")
+    settlement_record(transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier)
+    client.force_login(staff)
+    url = reverse("admin:transactions_transaction_delete", args=[txn.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    txn.refresh_from_db()

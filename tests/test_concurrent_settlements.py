@@ -1,0 +1,82 @@
+"""Concurrent settlements serialize on the transaction row: none lost, none overpays.
+
+Runs on real PostgreSQL (row locks are the point); skips without it, fails in CI.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, connections
+
+from payments.models import PaymentSettlement
+from payments.services import settlement_record
+from realtime.models import PaymentEvent
+from tests.support.services import require_postgres
+from transactions.choices import PaymentStatus
+from transactions.services import transaction_create
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_twenty_threads_on_one_transaction_exactly_ten_succeed(customer, sales, cashier):
+    require_postgres()
+    txn = transaction_create(customer=customer, amount=Decimal("1000.00"), created_by=sales)
+    start = threading.Barrier(20, timeout=30)
+
+    def pay(_: int) -> str:
+        try:
+            start.wait()
+            settlement_record(
+                transaction=txn, amount=Decimal("100.00"), payment_mode="cash", recorded_by=cashier
+            )
+            return "ok"
+        except ValidationError as exc:
+            return "refused: " + "; ".join(exc.messages)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(pay, range(20)))
+
+    assert results.count("ok") == 10, results
+    refusals = [r for r in results if r != "ok"]
+    assert len(refusals) == 10
+    assert all("fully paid" in r or "remaining balance" in r for r in refusals), refusals
+    txn.refresh_from_db()
+    assert (txn.paid_amount, txn.balance_amount, txn.payment_status) == (
+        Decimal("1000.00"),
+        Decimal("0.00"),
+        PaymentStatus.PAID,
+    )
+    assert PaymentSettlement.objects.filter(transaction=txn).count() == 10
+    # One payment_status_updated per successful settlement, in commit order.
+    events = list(
+        PaymentEvent.objects.filter(transaction_id=txn.pk, frame_type="payment_status_updated")
+    )
+    assert len(events) == 10
+    assert events[0].previous_event_id is None
+    assert [e.previous_event_id for e in events[1:]] == [e.id for e in events[:-1]]
+    assert connection.vendor == "postgresql"
+
+
+def test_concurrent_creates_get_distinct_or_numbers(customer, sales):
+    require_postgres()
+    start = threading.Barrier(10, timeout=30)
+
+    def create(_: int) -> str:
+        try:
+            start.wait()
+            return transaction_create(
+                customer=customer, amount=Decimal("10.00"), created_by=sales
+            ).or_number
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        numbers = list(pool.map(create, range(10)))
+    assert len(set(numbers)) == 10

@@ -1,0 +1,126 @@
+"""transaction_create / transaction_update / transaction_delete and OR numbers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from payments.services import settlement_record
+from transactions.choices import PaymentStatus
+from transactions.exceptions import DomainConflict
+from transactions.models import Transaction
+from transactions.services import transaction_delete, transaction_update
+
+pytestmark = pytest.mark.django_db
+
+
+def test_created_transaction_is_unpaid_with_generated_or_number(make_transaction, sales):
+    txn = make_transaction("2500.00")
+    year = timezone.localdate().year
+    assert txn.or_number == f"OR-{year}-000001"
+    assert (txn.paid_amount, txn.balance_amount, txn.payment_status) == (
+        Decimal("0.00"),
+        Decimal("2500.00"),
+        PaymentStatus.UNPAID,
+    )
+    assert txn.sales_agent == sales and txn.cashier is None
+    assert make_transaction("10.00").or_number == f"OR-{year}-000002"
+
+
+def test_generated_numbers_skip_ones_typed_by_hand(make_transaction):
+    year = timezone.localdate().year
+    make_transaction("10.00", or_number=f"OR-{year}-000001")
+    assert make_transaction("10.00").or_number == f"OR-{year}-000002"
+
+
+def test_duplicate_or_number_is_a_field_error(make_transaction):
+    make_transaction("10.00", or_number="MANUAL-1")
+    with pytest.raises(ValidationError) as exc:
+        make_transaction("10.00", or_number="MANUAL-1")
+    assert "or_number" in exc.value.message_dict
+    assert Transaction.objects.count() == 1
+
+
+@pytest.mark.parametrize("who", ["cashier", "nobody", "inactive"])
+def test_only_sales_and_admin_create(make_transaction, request, who):
+    with pytest.raises(PermissionDenied):
+        make_transaction("10.00", created_by=request.getfixturevalue(who))
+    assert Transaction.objects.count() == 0
+
+
+def test_admin_creates_too(make_transaction, admin_user):
+    assert make_transaction("10.00", created_by=admin_user).sales_agent == admin_user
+
+
+@pytest.mark.parametrize("amount", ["0", "-1", "1.001", "10000000000"])
+def test_bad_transaction_amounts(make_transaction, amount):
+    with pytest.raises(ValidationError) as exc:
+        make_transaction(amount)
+    assert "amount" in exc.value.message_dict
+    assert Transaction.objects.count() == 0
+
+
+def test_amount_correction_rederives_status(make_transaction, cashier, admin_user):
+    txn = make_transaction("1000.00")
+    settlement_record(transaction=txn, amount="800.00", payment_mode="cash", recorded_by=cashier)
+    txn = transaction_update(transaction=txn, updated_by=admin_user, amount="800.00")
+    txn.refresh_from_db()
+    assert (txn.amount, txn.balance_amount, txn.payment_status) == (
+        Decimal("800.00"),
+        Decimal("0.00"),
+        PaymentStatus.PAID,
+    )
+    transaction_update(transaction=txn, updated_by=admin_user, amount="900.00")
+    txn.refresh_from_db()
+    assert (txn.balance_amount, txn.payment_status) == (Decimal("100.00"), PaymentStatus.PARTIAL)
+
+
+def test_amount_cannot_drop_below_what_is_paid(make_transaction, cashier, admin_user):
+    txn = make_transaction("1000.00")
+    settlement_record(transaction=txn, amount="800.00", payment_mode="cash", recorded_by=cashier)
+    with pytest.raises(ValidationError) as exc:
+        transaction_update(transaction=txn, updated_by=admin_user, amount="799.99")
+    assert "800.00" in exc.value.message_dict["amount"][0]
+    txn.refresh_from_db()
+    assert txn.amount == Decimal("1000.00")
+
+
+def test_admin_reassigns_cashier_only_to_a_cashier(make_transaction, admin_user, cashier, sales):
+    txn = make_transaction("10.00")
+    transaction_update(transaction=txn, updated_by=admin_user, cashier=cashier)
+    txn.refresh_from_db()
+    assert txn.cashier == cashier
+    with pytest.raises(ValidationError):
+        transaction_update(transaction=txn, updated_by=admin_user, cashier=sales)
+    txn.refresh_from_db()
+    assert txn.cashier == cashier
+
+
+@pytest.mark.parametrize("who", ["cashier", "sales"])
+def test_only_admin_corrects(make_transaction, request, who):
+    txn = make_transaction("10.00")
+    with pytest.raises(PermissionDenied):
+        transaction_update(transaction=txn, updated_by=request.getfixturevalue(who), amount="5.00")
+
+
+def test_delete_refused_with_settlements_allowed_without(make_transaction, cashier, admin_user):
+    with_payment = make_transaction("10.00")
+    settlement_record(
+        transaction=with_payment, amount="5.00", payment_mode="cash", recorded_by=cashier
+    )
+    with pytest.raises(DomainConflict):
+        transaction_delete(transaction=with_payment, deleted_by=admin_user)
+    assert Transaction.objects.filter(pk=with_payment.pk).exists()
+    empty = make_transaction("10.00")
+    transaction_delete(transaction=empty, deleted_by=admin_user)
+    assert not Transaction.objects.filter(pk=empty.pk).exists()
+
+
+def test_only_admin_deletes(make_transaction, sales):
+    txn = make_transaction("10.00")
+    with pytest.raises(PermissionDenied):
+        transaction_delete(transaction=txn, deleted_by=sales)
+    assert Transaction.objects.filter(pk=txn.pk).exists()
