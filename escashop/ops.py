@@ -1,14 +1,104 @@
-"""Operations endpoints for load balancers and scrapers (issue 6 fills them in)."""
+"""Operations endpoints: ``/healthz`` for load balancers, ``/metrics`` for Prometheus.
+
+``/healthz`` answers 200 when this process can reach the database and the channel layer,
+503 naming the check that failed otherwise, always within about ``HEALTH_TIMEOUT`` seconds:
+a load balancer must get an answer quickly even when a dependency hangs rather than refuses.
+Neither endpoint shows a token, a password or a connection string (only exception class
+names; the full error goes to the log, which never holds credentials either).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import logging
+import time
+import uuid
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connections
+from django.db.utils import load_backend
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from realtime.metrics import HEALTH_CHECK_FAILURES
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+logger = logging.getLogger(__name__)
+
+#: Seconds each check may take; both run at once, so the endpoint answers within about this.
+HEALTH_TIMEOUT = 2.0
+
+#: A group nobody joins: sending to it exercises the layer's backend without reaching anyone.
+HEALTH_GROUP = "escashop.healthz"
 
 
-def metrics(request: HttpRequest) -> HttpResponse:
+def _database_probe() -> None:
+    """Run ``SELECT 1`` on a fresh connection with short timeouts, then close it.
+
+    A fresh connection (not this thread's pooled one) proves new connections can be made, and
+    lets us set a connect and statement timeout without touching the application's settings.
+    """
+    raw = copy.deepcopy(settings.DATABASES["default"])
+    options = raw.setdefault("OPTIONS", {})
+    options.pop("pool", None)  # a one-off connection, never a pool
+    timeout = max(1, int(HEALTH_TIMEOUT))
+    if raw["ENGINE"] == "django.db.backends.postgresql":
+        options["connect_timeout"] = timeout
+        options["options"] = f"-c statement_timeout={timeout * 1000}"
+    elif raw["ENGINE"] == "django.db.backends.sqlite3":
+        options["timeout"] = timeout
+    configured = connections.configure_settings({"default": raw})["default"]
+    wrapper = load_backend(configured["ENGINE"]).DatabaseWrapper(configured, "healthz")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    finally:
+        wrapper.close()
+
+
+async def _channel_layer_probe() -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer is configured")
+    await layer.group_send(HEALTH_GROUP, {"type": "healthz.ping", "id": uuid.uuid4().hex})
+
+
+async def _timed(name: str, probe) -> dict:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe(), timeout=HEALTH_TIMEOUT)
+    except TimeoutError:
+        error = f"timed out after {HEALTH_TIMEOUT:g}s"
+        logger.warning("healthz: %s check %s", name, error)
+    except Exception as exc:  # any failure of a dependency is a failed check, not a 500
+        error = type(exc).__name__
+        logger.warning("healthz: %s check failed: %s: %s", name, error, exc)
+    else:
+        return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    HEALTH_CHECK_FAILURES.labels(check=name).inc()
+    return {"ok": False, "error": error}
+
+
+@never_cache
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """200 ``{"status": "ok", ...}`` or 503 ``{"status": "unavailable", ...}`` with each check."""
+    database, channel_layer = await asyncio.gather(
+        _timed("database", sync_to_async(_database_probe, thread_sensitive=False)),
+        _timed("channel_layer", _channel_layer_probe),
+    )
+    checks = {"database": database, "channel_layer": channel_layer}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=200 if healthy else 503,
+    )
+
+
+@never_cache
+async def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition of this process's registry (scrape every daphne process)."""
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -24,3 +24,8 @@ DELIVERY_LAG = Histogram(
     "From the event's creation to its frame being sent to a client.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+HEALTH_CHECK_FAILURES = Counter(
+    "escashop_health_check_failures_total",
+    "/healthz checks that failed or timed out, by dependency.",
+    ["check"],  # database | channel_layer
+)

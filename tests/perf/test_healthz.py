@@ -1,0 +1,83 @@
+"""/healthz: 200 when the database and the channel layer answer, 503 naming the one that does
+not, within bounded time even when a dependency hangs instead of refusing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connections
+
+from escashop.ops import HEALTH_TIMEOUT
+
+pytestmark = pytest.mark.django_db
+
+
+def _redis_layer(port: int) -> dict:
+    return {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
+        }
+    }
+
+
+def test_healthz_is_ok_when_database_and_channel_layer_answer(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["channel_layer"]["ok"] is True
+    assert "no-cache" in resp["Cache-Control"] or "max-age=0" in resp["Cache-Control"]
+
+
+def test_healthz_names_a_refused_channel_layer(client, settings, closed_port):
+    settings.CHANNEL_LAYERS = _redis_layer(closed_port)
+    resp = client.get("/healthz")
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["channel_layer"]["ok"] is False
+    assert str(closed_port) not in resp.content.decode()  # no connection details leak
+
+
+def test_healthz_answers_in_bounded_time_when_redis_hangs(client, settings, silent_port):
+    settings.CHANNEL_LAYERS = _redis_layer(silent_port)
+    started = time.monotonic()
+    resp = client.get("/healthz")
+    elapsed = time.monotonic() - started
+    assert resp.status_code == 503
+    assert resp.json()["checks"]["channel_layer"] == {
+        "ok": False,
+        "error": f"timed out after {HEALTH_TIMEOUT:g}s",
+    }
+    assert elapsed < HEALTH_TIMEOUT + 1.5
+
+
+@pytest.mark.parametrize("port_fixture", ["closed_port", "silent_port"])
+def test_healthz_names_an_unreachable_database(
+    client, settings, monkeypatch, request, port_fixture
+):
+    port = request.getfixturevalue(port_fixture)
+    unreachable = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "escashop",
+        "USER": "postgres",
+        "PASSWORD": "not-shown-anywhere",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    # Only the probe's fresh connection reads this; the test's own connection is already open.
+    unreachable = connections.configure_settings({"default": unreachable})["default"]
+    monkeypatch.setitem(settings.DATABASES, "default", unreachable)
+    started = time.monotonic()
+    resp = client.get("/healthz")
+    elapsed = time.monotonic() - started
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["checks"]["database"]["ok"] is False
+    assert body["checks"]["channel_layer"]["ok"] is True
+    assert "not-shown-anywhere" not in resp.content.decode()
+    assert elapsed < HEALTH_TIMEOUT + 1.5
