@@ -1,0 +1,142 @@
+"""The end-of-run figures and the one table ``manage.py loadtest`` prints."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .config import LoadConfig
+from .procstat import ProcSample
+from .stats import Delivery, per_unit
+
+
+@dataclass
+class Report:
+    config: LoadConfig
+    connected: int
+    still_connected: int
+    connect_seconds: float
+    connect_failures: Counter
+    write_seconds: float
+    settlements_ok: int
+    write_errors: dict[str, int]
+    first_errors: list[str]
+    delivery: Delivery
+    out_of_order: int
+    baseline: ProcSample | None
+    after_connect: ProcSample | None
+    cpu_start: ProcSample | None
+    cpu_end: ProcSample | None
+    invariant_problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No frame lost, duplicated or out of order; every client stayed; invariants hold."""
+        return (
+            self.delivery.lost == 0
+            and self.delivery.duplicated == 0
+            and self.out_of_order == 0
+            and self.connected == self.config.clients
+            and self.still_connected == self.connected
+            and not self.invariant_problems
+        )
+
+    @property
+    def rss_kib_per_connection(self) -> float:
+        if self.baseline is None or self.after_connect is None:
+            return math.nan
+        grown = self.after_connect.rss_bytes - self.baseline.rss_bytes
+        return per_unit(grown / 1024, self.connected)
+
+    @property
+    def cpu_us_per_frame(self) -> float:
+        if self.cpu_start is None or self.cpu_end is None:
+            return math.nan
+        used = self.cpu_end.cpu_seconds - self.cpu_start.cpu_seconds
+        return per_unit(used, self.delivery.delivered, 1e6)
+
+    def as_dict(self) -> dict:
+        d = self.delivery
+        return {
+            "clients": self.config.clients,
+            "connected": self.connected,
+            "still_connected": self.still_connected,
+            "settlements_ok": self.settlements_ok,
+            "write_errors": self.write_errors,
+            "settlements_per_s": self.settlements_ok / max(self.write_seconds, 1e-9),
+            "frames_expected": d.expected,
+            "frames_delivered": d.delivered,
+            "frames_per_s": d.delivered / max(self.write_seconds, 1e-9),
+            "lost": d.lost,
+            "duplicated": d.duplicated,
+            "out_of_order": self.out_of_order,
+            "latency_ms": {
+                "p50": d.latency(50),
+                "p95": d.latency(95),
+                "p99": d.latency(99),
+                "max": d.latency(100),
+            },
+            "server_rss_kib_per_connection": self.rss_kib_per_connection,
+            "server_rss_mib": (
+                self.after_connect.rss_bytes / 2**20 if self.after_connect else math.nan
+            ),
+            "server_cpu_us_per_frame": self.cpu_us_per_frame,
+            "invariant_problems": self.invariant_problems,
+            "ok": self.ok,
+        }
+
+    def table(self) -> str:
+        d = self.as_dict()
+        lat = d["latency_ms"]
+        cfg = self.config
+        rows = [
+            (
+                "websocket clients",
+                f"{self.connected}/{cfg.clients} subscribed in "
+                f"{self.connect_seconds:.1f}s, {self.still_connected} still connected at the end",
+            ),
+            (
+                "settlements",
+                f"{self.settlements_ok} ok in {self.write_seconds:.1f}s "
+                f"({d['settlements_per_s']:.1f}/s; target rate {cfg.rate:g}/s, "
+                f"{cfg.in_flight} in flight, {cfg.transactions} transactions)",
+            ),
+            ("write errors", ", ".join(f"{k}: {v}" for k, v in self.write_errors.items()) or "0"),
+            (
+                "action-to-screen ms",
+                f"p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  "
+                f"p99 {lat['p99']:.1f}  max {lat['max']:.1f}",
+            ),
+            (
+                "frames delivered",
+                f"{d['frames_delivered']} of {d['frames_expected']} ({d['frames_per_s']:.0f}/s)",
+            ),
+            ("lost / duplicated", f"{d['lost']} / {d['duplicated']}"),
+            ("out of order", str(self.out_of_order)),
+            (
+                "server RSS",
+                f"{d['server_rss_mib']:.1f} MiB after connecting, "
+                f"{d['server_rss_kib_per_connection']:.1f} KiB per connection",
+            ),
+            (
+                "server CPU",
+                f"{d['server_cpu_us_per_frame']:.0f} µs per delivered frame "
+                f"(= {d['server_cpu_us_per_frame']:.0f} ms per 1,000 frames)",
+            ),
+            (
+                "invariants",
+                "ok" if not self.invariant_problems else f"{len(self.invariant_problems)} violated",
+            ),
+            ("result", "PASS" if self.ok else "FAIL"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
+        for reason, count in self.connect_failures.most_common(5):
+            lines.append(f"{'client failure'.ljust(width)}  {count} x {reason}")
+        for problem in self.invariant_problems[:5]:
+            lines.append(f"{'invariant'.ljust(width)}  {problem}")
+        for error in self.first_errors:
+            lines.append(f"{'first errors'.ljust(width)}  {error}")
+        rule = "-" * max(len(line) for line in lines)
+        return "\n".join([rule, *lines, rule])

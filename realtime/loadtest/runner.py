@@ -1,0 +1,264 @@
+"""One load-test run: log in, set up transactions, open watchers, write, drain, measure.
+
+Phases, in order (each reported through ``log``): logins; setup over REST (a customer, the
+transactions, one warm-up settlement each so every transaction already has its cashier and
+the audience of later events is fixed); open the websocket clients; hold; write settlements
+at the given rate and concurrency; wait for the last frames; check the invariants over REST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+from .api import ApiError, ApiSession, Credentials
+from .config import LoadConfig
+from .procstat import proc_sample
+from .report import Report
+from .stats import delivery
+from .watchers import Watcher, open_watchers
+
+WARMUP_AMOUNT = "1.00"
+TRANSACTION_AMOUNT = "9999999.00"
+
+
+class LoadTestError(RuntimeError):
+    """The run cannot start or continue (bad credentials, a role that sees nothing, ...)."""
+
+
+class Runner:
+    def __init__(self, config: LoadConfig, *, log: Callable[[str], None]) -> None:
+        self.config = config
+        self.log = log
+        self.sent_at: dict[int, float] = {}
+        self.ok_per_transaction: Counter[int] = Counter()
+        self.write_errors: Counter[str] = Counter()
+        self.first_errors: list[str] = []
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.tokens: dict[Credentials, str] = {}
+        self.ids: dict[Credentials, int] = {}
+        self.transaction_ids: list[int] = []
+
+    # --- Setup ------------------------------------------------------------------------
+
+    def login_all(self) -> None:
+        """One token per distinct user; refuse watchers that would not see every event."""
+        cfg = self.config
+        roles: dict[Credentials, set[str]] = {}
+        for creds in {cfg.creator, cfg.writer, *cfg.watchers}:
+            api = ApiSession(cfg.base_url)
+            try:
+                self.tokens[creds] = api.login(creds)
+            except ApiError as exc:
+                raise LoadTestError(
+                    f"login of {creds.username!r} failed: HTTP {exc.status}"
+                ) from exc
+            me = api.me()
+            self.ids[creds] = me["id"]
+            roles[creds] = set(me.get("roles", []))
+            api.close()
+        if not roles[cfg.writer] & {"cashier", "admin"}:
+            raise LoadTestError(f"writer {cfg.writer.username!r} is neither cashier nor admin")
+        if not roles[cfg.creator] & {"sales", "admin"}:
+            raise LoadTestError(f"creator {cfg.creator.username!r} is neither sales nor admin")
+        for creds in cfg.watchers:
+            r = roles[creds]
+            sees_all = (
+                "admin" in r
+                or ("sales" in r and creds == cfg.creator)
+                or ("cashier" in r and creds == cfg.writer)
+            )
+            if not sees_all:
+                raise LoadTestError(
+                    f"watcher {creds.username!r} (roles {sorted(r)}) would not see every event: "
+                    "use an admin, the creator (sales) or the writer (cashier)"
+                )
+
+    def setup_transactions(self) -> None:
+        cfg = self.config
+        creator = ApiSession(cfg.base_url, token=self.tokens[cfg.creator])
+        writer = ApiSession(cfg.base_url, token=self.tokens[cfg.writer])
+        customer_id = creator.customer_create(name=f"Load test {uuid.uuid4().hex[:8]}")
+        for n in range(cfg.transactions):
+            txn_id = creator.transaction_create(customer_id=customer_id, amount=TRANSACTION_AMOUNT)
+            writer.settlement_create(
+                transaction_id=txn_id, amount=WARMUP_AMOUNT, idempotency_key=uuid.uuid4().hex
+            )
+            self.transaction_ids.append(txn_id)
+            if (n + 1) % 25 == 0:
+                self.log(f"setup: {n + 1}/{cfg.transactions} transactions")
+        creator.close()
+        writer.close()
+
+    # --- Writes -------------------------------------------------------------------------
+
+    def _session(self, url: str) -> ApiSession:
+        sessions = getattr(self._local, "sessions", None)
+        if sessions is None:
+            sessions = self._local.sessions = {}
+        if url not in sessions:
+            sessions[url] = ApiSession(url, token=self.tokens[self.config.writer])
+        return sessions[url]
+
+    def _write_one(self, url: str, txn_id: int) -> None:
+        try:
+            settlement_id, started = self._session(url).settlement_create(
+                transaction_id=txn_id,
+                amount=self.config.settlement_amount,
+                idempotency_key=uuid.uuid4().hex,
+            )
+        except (ApiError, OSError) as exc:
+            key = f"HTTP {exc.status}" if isinstance(exc, ApiError) else type(exc).__name__
+            with self._lock:
+                self.write_errors[key] += 1
+                if len(self.first_errors) < 5:
+                    self.first_errors.append(str(exc))
+            return
+        with self._lock:
+            self.sent_at[settlement_id] = started
+            self.ok_per_transaction[txn_id] += 1
+
+    async def write_phase(self, pool: ThreadPoolExecutor, watchers: list[Watcher]) -> float:
+        """Issue the settlements on schedule; returns the seconds the phase took."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        gate = asyncio.Semaphore(cfg.in_flight)
+        urls = itertools.cycle(cfg.write_urls)
+        txns = itertools.cycle(self.transaction_ids)
+        pending: set[asyncio.Future] = set()
+        started = time.monotonic()
+        deadline = started + cfg.duration
+        progress = asyncio.create_task(self._progress(started, watchers))
+        n = 0
+        try:
+            while cfg.settlements is None or n < cfg.settlements:
+                if cfg.rate > 0:
+                    await asyncio.sleep(max(0.0, started + n / cfg.rate - time.monotonic()))
+                if cfg.settlements is None and time.monotonic() >= deadline:
+                    break
+                await gate.acquire()
+                future = loop.run_in_executor(pool, self._write_one, next(urls), next(txns))
+                future.add_done_callback(lambda _f: gate.release())
+                pending.add(future)
+                future.add_done_callback(pending.discard)
+                n += 1
+            if pending:
+                await asyncio.wait(pending)
+        finally:
+            progress.cancel()
+        return time.monotonic() - started
+
+    async def _progress(self, started: float, watchers: list[Watcher]) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            with self._lock:
+                ok, errors = len(self.sent_at), sum(self.write_errors.values())
+            frames = sum(w.frames for w in watchers)
+            alive = sum(w.connected for w in watchers)
+            self.log(
+                f"t={time.monotonic() - started:5.1f}s  settlements ok {ok} err {errors}  "
+                f"frames {frames}  clients {alive}/{len(watchers)}"
+            )
+
+    async def drain(self, watchers: list[Watcher]) -> None:
+        """Wait until every connected watcher has every written settlement, or time out."""
+        ids = set(self.sent_at)
+        deadline = time.monotonic() + self.config.drain
+        while time.monotonic() < deadline:
+            if all(ids <= w.arrivals.keys() for w in watchers if w.connected):
+                return
+            await asyncio.sleep(0.05)
+
+    def check_invariants(self) -> list[str]:
+        """Each transaction's paid amount is the warm-up plus every settlement that succeeded."""
+        cfg = self.config
+        api = ApiSession(cfg.base_url, token=self.tokens[cfg.writer])
+        problems = []
+        for txn_id in self.transaction_ids:
+            txn = api.transaction_get(txn_id)
+            want = (
+                Decimal(WARMUP_AMOUNT)
+                + Decimal(cfg.settlement_amount) * self.ok_per_transaction[txn_id]
+            )
+            paid, balance, amount = (
+                Decimal(txn[k]) for k in ("paid_amount", "balance_amount", "amount")
+            )
+            if paid != want or balance != amount - paid or txn["payment_status"] != "partial":
+                problems.append(
+                    f"transaction {txn_id}: paid {paid} (expected {want}), balance {balance}"
+                )
+        api.close()
+        return problems
+
+    # --- The run --------------------------------------------------------------------------
+
+    async def run(self) -> Report:
+        cfg = self.config
+        writing = cfg.settlements != 0 and (cfg.settlements is not None or cfg.duration > 0)
+        self.login_all()
+        if writing:
+            self.log(f"setup: creating {cfg.transactions} transactions over REST")
+            await asyncio.to_thread(self.setup_transactions)
+        baseline = proc_sample(cfg.server_pids)
+        tokens = itertools.cycle([self.tokens[c] for c in cfg.watchers])
+        urls = itertools.cycle(cfg.ws_urls)
+        watchers = [
+            Watcher(index=i, url=next(urls), token=next(tokens), origin=cfg.origin)
+            for i in range(cfg.clients)
+        ]
+        self.log(f"connecting {cfg.clients} websocket clients")
+        t0 = time.monotonic()
+        tasks = await open_watchers(
+            watchers, concurrency=cfg.connect_concurrency, open_timeout=cfg.open_timeout
+        )
+        connect_seconds = time.monotonic() - t0
+        connected = sum(w.connected for w in watchers)
+        self.log(f"{connected}/{cfg.clients} clients subscribed in {connect_seconds:.1f}s")
+        await asyncio.sleep(1.0)  # let the server settle before sampling its memory
+        after_connect = proc_sample(cfg.server_pids)
+        if cfg.hold > 0:
+            self.log(f"holding {connected} idle connections for {cfg.hold:g}s")
+            await asyncio.sleep(cfg.hold)
+        cpu_start = proc_sample(cfg.server_pids)
+        write_seconds = 0.0
+        problems: list[str] = []
+        if writing:
+            with ThreadPoolExecutor(max_workers=cfg.in_flight, thread_name_prefix="write") as pool:
+                write_seconds = await self.write_phase(pool, watchers)
+            await self.drain(watchers)
+        cpu_end = proc_sample(cfg.server_pids)
+        still_connected = sum(w.connected for w in watchers)
+        failures = Counter(
+            w.error or f"closed with {w.close_code}" for w in watchers if not w.connected
+        )
+        if writing:
+            problems = await asyncio.to_thread(self.check_invariants)
+        for w in watchers:
+            await w.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return Report(
+            config=cfg,
+            connected=connected,
+            still_connected=still_connected,
+            connect_seconds=connect_seconds,
+            connect_failures=failures,
+            write_seconds=write_seconds,
+            settlements_ok=len(self.sent_at),
+            write_errors=dict(self.write_errors),
+            first_errors=list(self.first_errors),
+            delivery=delivery(self.sent_at, (w.arrivals for w in watchers)),
+            out_of_order=sum(w.out_of_order for w in watchers),
+            baseline=baseline,
+            after_connect=after_connect,
+            cpu_start=cpu_start,
+            cpu_end=cpu_end,
+            invariant_problems=problems,
+        )

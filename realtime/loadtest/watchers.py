@@ -1,0 +1,117 @@
+"""Websocket watchers: authenticate with a first frame, subscribe, timestamp every event frame.
+
+A watcher stores, per settlement id, the monotonic arrival time of each frame naming it (a
+list, so a duplicate shows up as a second entry), and the ``event_id`` sequence per
+transaction (to check per-transaction order). It parses nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+EVENT_FRAME = "payment_status_updated"
+
+
+@dataclass
+class Watcher:
+    """One websocket client. ``arrivals[settlement_id]`` lists arrival times of its frames."""
+
+    index: int
+    url: str
+    token: str
+    origin: str
+    arrivals: dict[int, list[float]] = field(default_factory=dict)
+    last_event_by_transaction: dict[int, int] = field(default_factory=dict)
+    out_of_order: int = 0
+    frames: int = 0
+    connected: bool = False
+    subscribed_at: float | None = None
+    close_code: int | None = None
+    error: str | None = None
+    _ws: object = None
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, *, open_timeout: float) -> None:
+        """Connect, authenticate, subscribe, then record frames until closed."""
+        try:
+            async with connect(
+                self.url,
+                origin=self.origin,
+                compression=None,
+                open_timeout=open_timeout,
+                max_queue=None,
+                ping_interval=20,
+                ping_timeout=60,
+            ) as ws:
+                self._ws = ws
+                await ws.send(json.dumps({"type": "authenticate", "token": self.token}))
+                await self._expect(ws, "authenticated", open_timeout)
+                await ws.send(json.dumps({"type": "subscribe", "topic": "payment_status"}))
+                await self._expect(ws, "subscribed", open_timeout)
+                self.connected = True
+                self.subscribed_at = time.monotonic()
+                self._ready.set()
+                async for message in ws:
+                    self.record_frame(message, time.monotonic())
+        except ConnectionClosed as exc:
+            self.close_code = exc.rcvd.code if exc.rcvd else None
+        except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+            self.error = f"{type(exc).__name__}: {exc}"[:200]
+        finally:
+            self.connected = False
+            self._ready.set()
+
+    async def _expect(self, ws, frame_type: str, timeout: float) -> None:
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), timeout)
+            frame = json.loads(raw)
+            if frame.get("type") == frame_type:
+                return
+            if frame.get("type") == "error":
+                raise RuntimeError(f"server error frame: {frame}")
+
+    def record_frame(self, message: str | bytes, arrived: float) -> None:
+        frame = json.loads(message)
+        if frame.get("type") != EVENT_FRAME:
+            return
+        self.frames += 1
+        data = frame["data"]
+        txn = data["transactionId"]
+        event_id = frame["event_id"]
+        if event_id <= self.last_event_by_transaction.get(txn, 0):
+            self.out_of_order += 1
+        self.last_event_by_transaction[txn] = event_id
+        settlement = data.get("settlement")
+        if settlement is not None:
+            self.arrivals.setdefault(settlement["id"], []).append(arrived)
+
+    async def wait_ready(self) -> bool:
+        await self._ready.wait()
+        return self.connected
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+
+
+async def open_watchers(
+    watchers: list[Watcher], *, concurrency: int, open_timeout: float
+) -> list[asyncio.Task]:
+    """Start every watcher, at most ``concurrency`` handshakes at a time; wait until each is
+    subscribed or failed. Returns the tasks that keep them reading."""
+    gate = asyncio.Semaphore(concurrency)
+    tasks: list[asyncio.Task] = []
+
+    async def start(watcher: Watcher) -> None:
+        async with gate:
+            tasks.append(asyncio.create_task(watcher.run(open_timeout=open_timeout)))
+            await watcher.wait_ready()
+
+    await asyncio.gather(*(start(w) for w in watchers))
+    return tasks

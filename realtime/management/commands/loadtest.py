@@ -1,0 +1,160 @@
+"""``manage.py loadtest``: measure a live deployment over its REST API and websockets.
+
+See docs/performance.md for the scenarios and what each figure means. Exit status 1 when a
+frame was lost, duplicated or out of order, a client failed or dropped, or an invariant broke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import secrets
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from realtime.loadtest.api import Credentials
+from realtime.loadtest.config import LoadConfig
+from realtime.loadtest.runner import LoadTestError, Runner
+from realtime.loadtest.users import load_users_create
+
+ROLES = ("admin", "cashier", "sales")
+
+
+class Command(BaseCommand):
+    help = (
+        "Load-test a running deployment: N websocket clients subscribe to payment_status while "
+        "settlements are recorded over REST; reports action-to-screen latency, lost and "
+        "duplicated frames, server RSS per connection and CPU per delivered frame."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        a = parser.add_argument
+        a("--base-url", default="http://127.0.0.1:8000", help="the deployment (REST and /ws/)")
+        a(
+            "--ws-base",
+            action="append",
+            default=[],
+            metavar="URL",
+            help="spread websocket clients over these base URLs (repeat; default --base-url)",
+        )
+        a(
+            "--write-base",
+            action="append",
+            default=[],
+            metavar="URL",
+            help="spread writes over these base URLs (repeat; default --base-url)",
+        )
+        a(
+            "--create-users",
+            action="store_true",
+            help="create loadtest-admin/-cashier/-sales with a fresh random password directly in "
+            "the database of these settings (run on the server host); otherwise pass credentials",
+        )
+        a(
+            "--client-role",
+            choices=ROLES,
+            default="admin",
+            help="with --create-users: which user the websocket clients log in as",
+        )
+        a("--creator", metavar="USER:PASSWORD", help="creates the transactions (sales or admin)")
+        a("--writer", metavar="USER:PASSWORD", help="records settlements (cashier or admin)")
+        a(
+            "--watcher",
+            action="append",
+            default=[],
+            metavar="USER:PASSWORD",
+            help="websocket clients log in as these users, cycled (default: the writer)",
+        )
+        a("--clients", type=int, default=10, help="websocket clients")
+        a("--rate", type=float, default=20.0, help="settlements per second (0: unthrottled)")
+        a("--settlements", type=int, help="stop after this many settlements (default: --duration)")
+        a("--duration", type=float, default=10.0, help="seconds of writing")
+        a("--transactions", type=int, default=100, help="transactions the writes spread over")
+        a("--in-flight", type=int, default=8, help="maximum concurrent settlement requests")
+        a("--hold", type=float, default=0.0, help="seconds to hold connections idle first")
+        a("--drain", type=float, default=10.0, help="seconds to wait for the last frames")
+        a(
+            "--server-pid",
+            type=int,
+            action="append",
+            default=[],
+            help="server process for /proc RSS and CPU (repeat for several)",
+        )
+        a("--connect-concurrency", type=int, default=100, help="simultaneous handshakes")
+        a("--open-timeout", type=float, default=30.0, help="seconds to connect + subscribe")
+        a("--json", metavar="PATH", help="also write the figures as JSON here ('-': stdout)")
+
+    def handle(self, *args, **opts) -> None:
+        config = self._config(opts)
+        runner = Runner(config, log=lambda line: self.stderr.write(line))
+        try:
+            report = asyncio.run(runner.run())
+        except LoadTestError as exc:
+            raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"cannot reach {config.base_url}: {exc}") from exc
+        self.stdout.write(report.table())
+        if opts["json"]:
+            text = json.dumps(_finite(report.as_dict()), indent=2)
+            if opts["json"] == "-":
+                self.stdout.write(text)
+            else:
+                with open(opts["json"], "w") as fh:
+                    fh.write(text + "\n")
+        if not report.ok:
+            raise CommandError("load test failed: see the table above")
+
+    def _config(self, opts: dict) -> LoadConfig:
+        try:
+            if opts["create_users"]:
+                password = secrets.token_urlsafe(18)
+                names = load_users_create(password=password)
+                creator = Credentials(names["sales"], password)
+                writer = Credentials(names["cashier"], password)
+                watchers = [Credentials(names[opts["client_role"]], password)]
+            else:
+                if not opts["writer"]:
+                    raise CommandError("pass --writer USER:PASSWORD, or --create-users")
+                writer = Credentials.parse(opts["writer"])
+                creator = Credentials.parse(opts["creator"]) if opts["creator"] else writer
+                watchers = [Credentials.parse(w) for w in opts["watcher"]] or [writer]
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        for name in ("clients", "transactions", "in_flight", "connect_concurrency"):
+            if opts[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+        if opts["rate"] < 0 or opts["duration"] < 0 or opts["hold"] < 0:
+            raise CommandError("--rate, --duration and --hold cannot be negative")
+        if opts["rate"] == 0 and opts["settlements"] is None and opts["duration"] == 0:
+            raise CommandError("an unthrottled run needs --settlements or --duration")
+        return LoadConfig(
+            base_url=opts["base_url"].rstrip("/"),
+            creator=creator,
+            writer=writer,
+            watchers=watchers,
+            clients=opts["clients"],
+            rate=opts["rate"],
+            settlements=opts["settlements"],
+            duration=opts["duration"],
+            transactions=opts["transactions"],
+            in_flight=opts["in_flight"],
+            hold=opts["hold"],
+            drain=opts["drain"],
+            server_pids=opts["server_pid"],
+            ws_base_urls=[u.rstrip("/") for u in opts["ws_base"]],
+            write_base_urls=[u.rstrip("/") for u in opts["write_base"]],
+            connect_concurrency=opts["connect_concurrency"],
+            open_timeout=opts["open_timeout"],
+        )
+
+
+def _finite(value):
+    """JSON has no NaN: unknown figures become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,41 @@
+"""``manage.py loadtest`` refuses bad options before touching the server, and makes its own
+users when run on the server host."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+from realtime.loadtest.users import LOAD_USERS, load_users_create
+from transactions.selectors import user_roles
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--writer"),
+        (["--writer", "no-password"], "user:password"),
+        (["--writer", "w:p", "--clients", "0"], "--clients"),
+        (["--writer", "w:p", "--rate", "0", "--duration", "0"], "--settlements"),
+    ],
+)
+def test_bad_options_are_refused(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("loadtest", *args)
+
+
+def test_an_unreachable_server_is_a_clear_error(closed_port):
+    with pytest.raises(CommandError, match="cannot reach"):
+        call_command("loadtest", "--base-url", f"http://127.0.0.1:{closed_port}", "--writer", "w:p")
+
+
+@pytest.mark.django_db
+def test_load_users_get_one_role_each_and_a_fresh_password_every_run():
+    load_users_create(password="first-password-123")
+    names = load_users_create(password="second-password-456")
+    assert names == LOAD_USERS
+    for role, username in names.items():
+        assert authenticate(username=username, password="first-password-123") is None
+        user = authenticate(username=username, password="second-password-456")
+        assert {r.value for r in user_roles(user)} == {role}
