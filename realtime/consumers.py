@@ -1,11 +1,275 @@
-"""Placeholder until the websocket consumer lands (issue 4)."""
+"""``/ws/``: the payments websocket (SPEC section 5). Protocol glue only.
+
+Who may see what is ``transactions.selectors`` (via each event's audience); what to send
+and when is ``realtime.delivery``; the client's frames are parsed by ``realtime.protocol``;
+tokens are checked by ``realtime.auth``. Handshakes are always accepted, then closed with
+a ``CloseCode`` a browser can read.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from transactions.choices import Role
+
+from .auth import TokenAuth, token_authenticate, user_summary
+from .choices import CloseCode
+from .delivery import ConnectionDelivery, Envelope, catchup_hub, db_read
+from .groups import groups_for_member
+from .layer import ResilientLayer
+from .metrics import WS_CONNECTIONS
+from .payloads import timestamp_iso
+from .protocol import (
+    AUTH_TIMEOUT_SECONDS,
+    ERROR_LIMIT,
+    ERROR_WINDOW_SECONDS,
+    RATE_LIMIT_FRAMES,
+    RATE_LIMIT_SECONDS,
+    FrameError,
+    Request,
+    SlidingWindow,
+    error_frame,
+    frame_too_big,
+    parse_request,
+)
+from .selectors import payment_event_last_id, payment_log_pruned_through
+
+logger = logging.getLogger(__name__)
+
+#: Handlers that need no ``aclose_old_connections()`` round trip before them (see dispatch).
+NO_ORM_HANDLERS = frozenset({"payment_event", "websocket_receive"})
+
+
+def _subscribe_facts() -> tuple[int, int]:
+    return payment_event_last_id(), payment_log_pruned_through()
+
+
+def _main_role(roles: frozenset[Role]) -> str:
+    for role in (Role.ADMIN, Role.CASHIER, Role.SALES):
+        if role in roles:
+            return str(role)
+    return "none"
 
 
 class PaymentsConsumer(AsyncJsonWebsocketConsumer):
+    """One browser tab or API client: authenticate, subscribe to topics, receive events."""
+
+    _layer: ResilientLayer | None = None
+
+    # Channels assigns ``self.channel_layer`` in ``AsyncConsumer.__call__``; wrapping it here
+    # means every layer call this consumer makes (new_channel, receive, group_add/discard,
+    # including the base class's own) survives a Redis outage instead of ending the socket.
+    @property
+    def channel_layer(self) -> ResilientLayer | None:
+        return self._layer
+
+    @channel_layer.setter
+    def channel_layer(self, layer) -> None:
+        self._layer = None if layer is None else ResilientLayer(layer)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.auth: TokenAuth | None = None
+        self.delivery: ConnectionDelivery | None = None
+        self.closing = False
+        self.role_label: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._rate = SlidingWindow(limit=RATE_LIMIT_FRAMES, seconds=RATE_LIMIT_SECONDS)
+        self._errors = SlidingWindow(limit=ERROR_LIMIT, seconds=ERROR_WINDOW_SECONDS)
+        self._joined = False
+
+    async def dispatch(self, message) -> None:
+        """Skip Channels' per-message ``aclose_old_connections()`` where it buys nothing.
+
+        Since Channels 4.2 every handler is preceded by a thread-pool round trip that closes
+        stale database connections. ``payment_event`` touches no ORM, and every ORM call
+        from ``websocket_receive`` goes through ``database_sync_to_async``, which closes
+        stale connections in its own worker thread. With thousands of sockets that round
+        trip would dominate the cost of relaying an event.
+        """
+        name = get_handler_name(message)
+        if name in NO_ORM_HANDLERS:
+            await getattr(self, name)(message)
+        else:
+            await super().dispatch(message)
+
+    # -- lifecycle ---------------------------------------------------------------------
     async def connect(self) -> None:
         await self.accept()
-        await self.close(code=4401)
+        auth = self.scope.get("jwt")
+        if auth is None:
+            self._close_later(AUTH_TIMEOUT_SECONDS, CloseCode.AUTH_TIMEOUT)
+        else:
+            await self._authenticate(auth)
+
+    async def disconnect(self, code) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.delivery is not None:
+            self.delivery.close()
+            catchup_hub().unregister(self.delivery)
+        if self.role_label is not None:
+            WS_CONNECTIONS.labels(role=self.role_label).dec()
+            self.role_label = None
+
+    async def close_with(self, code: CloseCode) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self._release()
+        await self.close(code=int(code))
+
+    def _close_later(self, delay: float, code: CloseCode) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(
+            max(0.0, delay), lambda: loop.create_task(self.close_with(code))
+        )
+
+    # -- frames from the client ----------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if self.closing:
+            return
+        if self._rate.hit():
+            await self.close_with(CloseCode.RATE_LIMITED)
+            return
+        # The length is checked on the raw text, before any decoding work.
+        if text_data is None or frame_too_big(text_data):
+            await self.close_with(CloseCode.PROTOCOL_ERROR)
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self.close_with(CloseCode.PROTOCOL_ERROR)
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        try:
+            request = parse_request(content)
+        except FrameError as exc:
+            await self._error(exc.code, exc.message)
+            return
+        if request.kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif request.kind == "authenticate":
+            auth = await database_sync_to_async(token_authenticate)(request.token)
+            await self._authenticate(auth)
+        elif self.auth is None:
+            await self._error("forbidden", "Authenticate first.")
+        elif request.kind == "subscribe":
+            await self._subscribe(request)
+        else:
+            self.delivery.unsubscribe(request.topic)
+            if not self.delivery.topics:
+                await self._leave_groups()
+
+    async def _error(self, code: str, message: str) -> None:
+        if self._errors.hit():
+            await self.close_with(CloseCode.PROTOCOL_ERROR)
+        else:
+            await self.send_json(error_frame(code, message))
+
+    # -- authentication ------------------------------------------------------------------
+    async def _authenticate(self, auth: TokenAuth) -> None:
+        if self.closing:
+            return
+        if not auth.ok:
+            await self.close_with(CloseCode.UNAUTHENTICATED)
+            return
+        if self.auth is not None and auth.user.pk != self.auth.user.pk:
+            await self._error("forbidden", "This connection belongs to another user.")
+            return
+        if not auth.roles:
+            await self.close_with(CloseCode.FORBIDDEN)
+            return
+        previous, self.auth = self.auth, auth
+        if self.delivery is None:
+            self.delivery = ConnectionDelivery(
+                user=auth.user, roles=auth.roles, send=self._send_text, layer=self.channel_layer
+            )
+        elif previous.roles != auth.roles:
+            self.delivery.roles = auth.roles
+            if self._joined:
+                await self._leave_groups()
+                await self._join_groups()
+        label = _main_role(auth.roles)
+        if label != self.role_label:
+            if self.role_label is not None:
+                WS_CONNECTIONS.labels(role=self.role_label).dec()
+            WS_CONNECTIONS.labels(role=label).inc()
+            self.role_label = label
+        self._close_later(
+            (auth.expires_at - timezone.now()).total_seconds(), CloseCode.UNAUTHENTICATED
+        )
+        await self.send_json(
+            {
+                "type": "authenticated",
+                "user": user_summary(auth.user, auth.roles),
+                "expires_at": timestamp_iso(auth.expires_at),
+            }
+        )
+
+    # -- topics --------------------------------------------------------------------------
+    async def _join_groups(self) -> None:
+        self._joined = True
+        if self.channel_layer is None:
+            return
+        for group in groups_for_member(self.auth.user.pk, self.auth.roles):
+            if group not in self.groups:
+                self.groups.append(group)  # the base class leaves them on disconnect
+                await self.channel_layer.group_add(group, self.channel_name)
+
+    async def _leave_groups(self) -> None:
+        self._joined = False
+        if self.channel_layer is not None:
+            for group in self.groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups.clear()
+
+    async def _subscribe(self, request: Request) -> None:
+        topic, since = str(request.topic), request.since
+        # Join before reading the log: whatever commits after the read arrives live.
+        if not self._joined:
+            await self._join_groups()
+        last_event_id, pruned_through = await db_read(_subscribe_facts)()
+        if since is not None and (since < pruned_through or since > last_event_id):
+            # Events after ``since`` were pruned (or the log is not the one the client knew).
+            self.delivery.unsubscribe(topic)
+            await self.send_json({"type": "resync_required", "topic": topic})
+            return
+
+        async def subscribed() -> None:
+            await self.send_json(
+                {"type": "subscribed", "topic": topic, "last_event_id": last_event_id}
+            )
+
+        await self.delivery.subscribe(
+            topic=topic, since=since, last_event_id=last_event_id, on_subscribed=subscribed
+        )
+        catchup_hub().register(self.delivery, covered=last_event_id)
+
+    # -- frames to the client --------------------------------------------------------------
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def payment_event(self, message: dict) -> None:
+        """A committed event from the channel layer: relay its pre-encoded frame."""
+        delivery = self.delivery
+        if delivery is None or self.closing:
+            return
+        if message["topic"] not in delivery.topics or message["event_id"] in delivery.handled:
+            return  # not subscribed, or the same event through another of our groups
+        await delivery.live(Envelope.from_message(message))

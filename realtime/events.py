@@ -9,6 +9,7 @@ is logged and never fails the write: connected clients then get the event from t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from django.utils import timezone
 
 from .choices import FRAME_TOPIC, FrameType
 from .groups import groups_for_audience
+from .layer import LAYER_BREAKER
+from .metrics import CHANNEL_LAYER_SEND_FAILURES, EVENTS_WRITTEN
 from .models import PaymentEvent
 from .payloads import PaymentStatusData, TransactionUpdatedData, encode
 
@@ -26,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Channel-layer message type; dispatches to ``PaymentsConsumer.payment_event``.
 MESSAGE_TYPE = "payment.event"
+#: Longest the relay of one event may hold the writer's thread after its commit.
+SEND_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,19 +96,43 @@ def channel_message(event: PaymentEvent) -> dict:
         "transaction_id": event.transaction_id,
         "previous_event_id": event.previous_event_id,
         "audience": event.audience.to_json(),
+        "created_at": event.created_at.timestamp(),
         "frame": event.frame_text(),
     }
 
 
 def _group_send(event: PaymentEvent) -> None:
+    """Relay a committed event to its groups, bounded in time and never raising.
+
+    This runs in the request's thread after the commit, so a slow or absent Redis must not
+    hold the response: the sends share one timeout, and while the process's breaker is open
+    (a recent failure) they are skipped. Every daphne process re-reads the log each second,
+    so a skipped or failed send only delays delivery (``realtime.delivery``).
+    """
+    EVENTS_WRITTEN.labels(frame_type=event.frame_type).inc()  # counted once committed
     layer = get_channel_layer()
     if layer is None:
         return
-    message = channel_message(event)
     groups = groups_for_audience(event.audience)
+    if not LAYER_BREAKER.allow():
+        CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
+        return
+    message = channel_message(event)
 
     async def send_all() -> None:
-        for group in groups:
-            await layer.group_send(group, message)
+        async def send_each() -> None:
+            for group in groups:
+                await layer.group_send(group, message)
 
-    async_to_sync(send_all)()
+        await asyncio.wait_for(send_each(), SEND_TIMEOUT_SECONDS)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception as exc:
+        LAYER_BREAKER.failure()
+        CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
+        logger.warning(
+            "event %s committed but not relayed (%r); clients get it from the log", event.pk, exc
+        )
+    else:
+        LAYER_BREAKER.success()

@@ -58,3 +58,22 @@ class PaymentEvent(models.Model):
     def frame_text(self) -> str:
         """The exact websocket frame, built from the stored JSON without re-encoding it."""
         return f'{{"type":"{self.frame_type}","event_id":{self.id},"data":{self.data}}}'
+
+
+class PaymentLogPrune(models.Model):
+    """One run of ``prune_payment_events``: events up to ``pruned_through`` may be gone.
+
+    A client resuming with ``since`` below the highest ``pruned_through`` may have missed
+    pruned events and is told to resync; ids are not contiguous (rolled-back writes leave
+    holes), so the oldest remaining id alone cannot tell.
+    """
+
+    pruned_through = models.BigIntegerField()
+    deleted = models.PositiveIntegerField()
+    pruned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-pruned_through"]
+
+    def __str__(self) -> str:
+        return f"pruned through #{self.pruned_through}"

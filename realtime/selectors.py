@@ -13,7 +13,7 @@ from transactions.choices import Role
 from transactions.selectors import user_roles
 
 from .choices import Topic
-from .models import PaymentEvent
+from .models import PaymentEvent, PaymentLogPrune
 
 
 def payment_events_q(*, user_id: int, roles: frozenset[Role]) -> Q | None:
@@ -50,3 +50,41 @@ def payment_event_last_id() -> int:
 def payment_event_oldest_id() -> int | None:
     """The oldest retained event id; a ``since`` below it minus one needs a resync."""
     return PaymentEvent.objects.order_by("id").values_list("id", flat=True).first()
+
+
+def payment_events_for_catchup(*, after: int, holes: list[int], limit: int) -> list[PaymentEvent]:
+    """Log rows for a process's catch-up: ids above ``after`` plus the listed ``holes``
+    (ids seen missing earlier that may yet commit), oldest first, at most ``limit``."""
+    q = Q(id__gt=after)
+    if holes:
+        q |= Q(id__in=holes)
+    return list(PaymentEvent.objects.filter(q).order_by("id")[:limit])
+
+
+def payment_events_gap(
+    user, *, roles: frozenset[Role], topic: str, transaction_id: int, after: int, before: int
+) -> list[PaymentEvent]:
+    """The events of one transaction and topic this user may see, strictly between two ids
+    (what a connection missed before the live event ``before``)."""
+    return list(
+        payment_events_visible_to(user, after=after, topic=topic, roles=roles).filter(
+            transaction_id=transaction_id, id__lt=before
+        )
+    )
+
+
+def payment_events_replay(
+    user, *, roles: frozenset[Role], topic: str, after: int, limit: int
+) -> list[PaymentEvent]:
+    """One page of a ``since`` replay: visible events of a topic above ``after``."""
+    return list(payment_events_visible_to(user, after=after, topic=topic, roles=roles)[:limit])
+
+
+def payment_log_pruned_through() -> int:
+    """The highest event id ever pruned (0 if never): a ``since`` below it needs a resync."""
+    return PaymentLogPrune.objects.aggregate(last=Max("pruned_through"))["last"] or 0
+
+
+def payment_log_covers(since: int) -> bool:
+    """Whether every event with ``id > since`` is still in the log (else: resync)."""
+    return since >= payment_log_pruned_through()

@@ -1,0 +1,357 @@
+"""Exactly once, in per-transaction commit order, whatever the channel layer does.
+
+Three paths bring an event to a connection, and all of them go through its
+``ConnectionDelivery``, which decides under one lock what to send:
+
+- **live**: the channel-layer message (``PaymentsConsumer.payment_event``). No database
+  query, unless the event's ``previous_event_id`` (the previous event of the same
+  transaction and topic) was not sent yet: then the missed events of that transaction are
+  read from the log first (a gap: a dropped message, or one still on its way).
+- **catchup**: one ``CatchupHub`` task per process reads new log rows about once a second
+  (one query per process, not per connection) and offers them to every local connection.
+  This delivers what the layer dropped, and everything written while Redis was down.
+- **replay**: ``subscribe`` with ``since`` reads the missed events a user may see.
+
+Each connection remembers what it has handled: a ``floor`` per topic (nothing at or below
+it is sent again) plus the set of ids above it. The hub raises the floors to its settled
+watermark, so the set stays small. Ids are assigned before commit, so under concurrency
+they can commit out of order: the hub remembers the "holes" below its high-water mark for
+``ESCASHOP_CATCHUP_GRACE_SECONDS`` and keeps asking for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+
+from transactions.choices import Role
+from transactions.selectors import Audience
+
+from .metrics import DELIVERY_LAG, FRAMES_SENT
+from .models import PaymentEvent
+from .selectors import (
+    payment_event_last_id,
+    payment_events_for_catchup,
+    payment_events_gap,
+    payment_events_replay,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Rows read per catch-up query and per replay page.
+PAGE = 500
+#: How many holes the hub remembers at most (the oldest are given up first).
+MAX_HOLES = 1000
+_SENT_LIVE = FRAMES_SENT.labels(path="live")
+_SENT_CATCHUP = FRAMES_SENT.labels(path="catchup")
+_SENT_REPLAY = FRAMES_SENT.labels(path="replay")
+
+
+def catchup_interval() -> float:
+    return float(getattr(settings, "ESCASHOP_CATCHUP_SECONDS", 1.0))
+
+
+def catchup_grace() -> float:
+    return float(getattr(settings, "ESCASHOP_CATCHUP_GRACE_SECONDS", 30.0))
+
+
+def db_read(func: Callable) -> Callable[..., Awaitable]:
+    """Run a read in a worker thread; on PostgreSQL in the shared pool so that many
+    connections' reads run in parallel (SQLite's test database wants one thread)."""
+    return database_sync_to_async(func, thread_sensitive=connection.vendor == "sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event as the delivery code needs it; ``frame`` is the exact text to send."""
+
+    event_id: int
+    topic: str
+    transaction_id: int
+    previous_event_id: int | None
+    audience: Audience
+    frame: str
+    created_at: float
+
+    @classmethod
+    def from_event(cls, event: PaymentEvent) -> Envelope:
+        return cls(
+            event_id=event.pk,
+            topic=event.topic,
+            transaction_id=event.transaction_id,
+            previous_event_id=event.previous_event_id,
+            audience=event.audience,
+            frame=event.frame_text(),
+            created_at=event.created_at.timestamp(),
+        )
+
+    @classmethod
+    def from_message(cls, message: dict) -> Envelope:
+        return cls(
+            event_id=message["event_id"],
+            topic=message["topic"],
+            transaction_id=message["transaction_id"],
+            previous_event_id=message["previous_event_id"],
+            audience=Audience.from_json(message["audience"]),
+            frame=message["frame"],
+            created_at=message["created_at"],
+        )
+
+
+@dataclass(slots=True)
+class TopicState:
+    floor: int
+    replaying: bool = True
+
+
+class ConnectionDelivery:
+    """What one websocket connection has sent, and the one place that decides what to send."""
+
+    def __init__(
+        self, *, user, roles: frozenset[Role], send: Callable[[str], Awaitable[None]], layer=None
+    ) -> None:
+        self.user = user
+        self.roles = roles
+        self.send = send
+        self.layer = layer  # a realtime.layer.ResilientLayer, for the hub to heal
+        self.topics: dict[str, TopicState] = {}
+        self.handled: set[int] = set()
+        self.lock = asyncio.Lock()
+        self.closed = False
+        self._queue: deque[tuple[list[Envelope], int]] = deque()
+        self._drain: asyncio.Task | None = None
+
+    # -- deciding ---------------------------------------------------------------------
+    def _wants(self, env: Envelope) -> bool:
+        state = self.topics.get(env.topic)
+        return (
+            state is not None
+            and env.event_id > state.floor
+            and env.event_id not in self.handled
+            and env.audience.allows(self.user.pk, self.roles)
+        )
+
+    async def _send(self, env: Envelope, counter) -> None:
+        self.handled.add(env.event_id)
+        if self.closed:
+            return
+        await self.send(env.frame)
+        counter.inc()
+        DELIVERY_LAG.observe(max(0.0, time.time() - env.created_at))
+
+    # -- live ---------------------------------------------------------------------------
+    async def live(self, env: Envelope) -> None:
+        """An event from the channel layer: fill a gap first if its predecessor is missing."""
+        if not self._wants(env):
+            return
+        async with self.lock:
+            if not self._wants(env):
+                return
+            floor = self.topics[env.topic].floor
+            previous = env.previous_event_id
+            if previous is not None and previous > floor and previous not in self.handled:
+                missed = await db_read(payment_events_gap)(
+                    self.user,
+                    roles=self.roles,
+                    topic=env.topic,
+                    transaction_id=env.transaction_id,
+                    after=floor,
+                    before=env.event_id,
+                )
+                for event in missed:
+                    earlier = Envelope.from_event(event)
+                    if self._wants(earlier):
+                        await self._send(earlier, _SENT_CATCHUP)
+                # Sent now, or not one this user may see: either way, resolved.
+                self.handled.add(previous)
+                if not self._wants(env):
+                    return
+            await self._send(env, _SENT_LIVE)
+
+    # -- catch-up (called by the hub, synchronously) -------------------------------------
+    def offer(self, batch: list[Envelope], settled: int) -> None:
+        """Events read by the hub (gap-free per transaction, oldest first), and the id up to
+        which the hub has now seen everything."""
+        relevant = [env for env in batch if self._wants(env)]
+        if not relevant and not self._queue and (self._drain is None or self._drain.done()):
+            self._advance(settled)  # nothing to send, nothing pending: safe to move on now
+            return
+        self._queue.append((relevant, settled))
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.ensure_future(self._drain_queue())
+
+    async def _drain_queue(self) -> None:
+        try:
+            while self._queue and not self.closed:
+                batch, settled = self._queue.popleft()
+                async with self.lock:
+                    for env in batch:
+                        if self._wants(env):
+                            await self._send(env, _SENT_CATCHUP)
+                    self._advance(settled)
+        except Exception:
+            logger.exception("catch-up delivery failed for user %s", self.user.pk)
+
+    def _advance(self, settled: int) -> None:
+        """Raise the floors of settled topics to the hub's watermark; forget what is below."""
+        floors = []
+        for state in self.topics.values():
+            if not state.replaying and settled > state.floor:
+                state.floor = settled
+            floors.append(state.floor)
+        if floors and len(self.handled) > 64:
+            lowest = min(floors)
+            self.handled = {i for i in self.handled if i > lowest}
+
+    # -- subscribe / unsubscribe ----------------------------------------------------------
+    async def subscribe(
+        self, *, topic: str, since: int | None, last_event_id: int, on_subscribed
+    ) -> None:
+        """Start a topic at ``since`` (replaying what was missed) or at ``last_event_id``.
+
+        Holds the lock throughout, so live and catch-up frames of the topic wait until the
+        ``subscribed`` frame and the replay are out; they are then deduplicated.
+        """
+        async with self.lock:
+            state = TopicState(floor=last_event_id if since is None else since)
+            self.topics[topic] = state
+            await on_subscribed()
+            if since is not None:
+                after = since
+                while True:
+                    page = await db_read(payment_events_replay)(
+                        self.user, roles=self.roles, topic=topic, after=after, limit=PAGE
+                    )
+                    for event in page:
+                        env = Envelope.from_event(event)
+                        if self._wants(env):
+                            await self._send(env, _SENT_REPLAY)
+                        after = event.pk
+                    if len(page) < PAGE:
+                        break
+            state.replaying = False
+
+    def unsubscribe(self, topic: str) -> None:
+        self.topics.pop(topic, None)
+
+    def close(self) -> None:
+        self.closed = True
+        self.topics.clear()
+        self._queue.clear()
+
+
+class CatchupHub:
+    """Per process (per event loop): reads new log rows and offers them to local connections."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: set[ConnectionDelivery] = set()
+        self.max_seen: int | None = None
+        self.rescan_from: int | None = None
+        self.holes: dict[int, float] = {}
+        self.settled = 0
+        self.task: asyncio.Task | None = None
+        self.membership_refreshed = time.monotonic()
+
+    def register(self, conn: ConnectionDelivery, *, covered: int) -> None:
+        """Start offering to ``conn``, which has read the log up to ``covered`` itself.
+
+        The hub may already be past ``covered`` (it lags up to a tick): its next round
+        re-reads from there, so an event this connection missed live is still offered.
+        """
+        self.connections.add(conn)
+        self.rescan_from = covered if self.rescan_from is None else min(self.rescan_from, covered)
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._run())
+
+    def unregister(self, conn: ConnectionDelivery) -> None:
+        self.connections.discard(conn)
+
+    async def _run(self) -> None:
+        try:
+            while self.connections:
+                await asyncio.sleep(catchup_interval())
+                if not self.connections:
+                    break
+                try:
+                    await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("payment event catch-up failed; retrying")
+        finally:
+            if _HUBS.get(self.loop) is self and not self.connections:
+                del _HUBS[self.loop]
+
+    async def tick(self) -> None:
+        """One catch-up round: one query, then offers (and layer healing) in memory."""
+        if self.max_seen is None:
+            self.max_seen = await db_read(payment_event_last_id)()
+            self.settled = self.max_seen
+        after = self.max_seen if self.rescan_from is None else min(self.rescan_from, self.max_seen)
+        self.rescan_from = None
+        for _round in range(20):  # bounded: at most 20 pages per tick
+            rows = await db_read(payment_events_for_catchup)(
+                after=after, holes=sorted(self.holes)[:PAGE], limit=PAGE
+            )
+            self._account(rows)
+            batch = [Envelope.from_event(row) for row in rows]
+            for conn in list(self.connections):
+                conn.offer(batch, self.settled)
+            if len(rows) < PAGE:
+                break
+            after = rows[-1].pk
+        await self._heal_layer()
+
+    def _account(self, rows: list[PaymentEvent]) -> None:
+        now = time.monotonic()
+        for row in rows:
+            if row.pk in self.holes:
+                del self.holes[row.pk]
+            elif row.pk > self.max_seen:
+                for missing in range(self.max_seen + 1, min(row.pk, self.max_seen + MAX_HOLES + 1)):
+                    self.holes[missing] = now
+                self.max_seen = row.pk
+        grace = catchup_grace()
+        for hole, seen in list(self.holes.items()):
+            if now - seen > grace:
+                del self.holes[hole]  # a rolled-back write, most likely: give up on it
+        while len(self.holes) > MAX_HOLES:
+            del self.holes[min(self.holes)]
+        self.settled = (min(self.holes) - 1) if self.holes else self.max_seen
+
+    async def _heal_layer(self) -> None:
+        from .layer import consume_membership_loss
+
+        now = time.monotonic()
+        if consume_membership_loss() or now - self.membership_refreshed > 3600:
+            # RedisChannelLayer keeps group memberships in Redis (lost on a restart without
+            # persistence, and expiring after a day): join again. Cheap on pub/sub.
+            self.membership_refreshed = now
+            for conn in self.connections:
+                if conn.layer is not None:
+                    conn.layer.mark_all_pending()
+        for conn in list(self.connections):
+            layer = conn.layer
+            if layer is not None and layer.pending and not await layer.rejoin():
+                break  # Redis still down: the rest wait for the next round
+
+
+_HUBS: dict[asyncio.AbstractEventLoop, CatchupHub] = {}
+
+
+def catchup_hub() -> CatchupHub:
+    """The hub of the running event loop (one per daphne process)."""
+    loop = asyncio.get_running_loop()
+    hub = _HUBS.get(loop)
+    if hub is None:
+        hub = _HUBS[loop] = CatchupHub(loop)
+    return hub

@@ -1,0 +1,40 @@
+"""JWT middleware for ``/ws/``: reads an access token from the handshake into ``scope``.
+
+It keeps no state on the instance (one instance serves every connection) and never refuses
+a handshake itself: the consumer accepts and then closes with a code a browser can read.
+``scope["jwt"]`` is None when the handshake carried no token (the client may still send an
+``authenticate`` frame), else a ``TokenAuth``; ``scope["user"]`` is the user or anonymous.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.contrib.auth.models import AnonymousUser
+
+from .auth import token_authenticate
+
+
+def handshake_token(scope: dict) -> str | None:
+    """``Authorization: Bearer <token>`` (non-browser clients), else ``?token=<token>``."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            scheme, _, token = value.decode("latin1").partition(" ")
+            if scheme.lower() == "bearer":
+                return token.strip()
+            return ""  # another scheme: a token was offered, and it is not one we accept
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    tokens = query.get("token")
+    return tokens[0] if tokens else None
+
+
+class JWTAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope)
+        raw = handshake_token(scope)
+        auth = None if raw is None else await database_sync_to_async(token_authenticate)(raw)
+        scope["jwt"] = auth
+        scope["user"] = auth.user if auth is not None and auth.ok else AnonymousUser()
+        return await self.inner(scope, receive, send)

@@ -1,0 +1,31 @@
+"""Retention of the payment event log (``ESCASHOP_EVENT_RETENTION_DAYS``, 7 by default)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction as db_transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import PaymentEvent, PaymentLogPrune
+
+
+@db_transaction.atomic
+def payment_events_prune(*, now: dt.datetime | None = None, days: int | None = None) -> int:
+    """Delete events older than the retention period; return how many were deleted.
+
+    Deletes by id (everything up to the newest expired event), so the log stays a suffix
+    of ids, and records that id: a client resuming below it is told to resync.
+    """
+    days = settings.ESCASHOP_EVENT_RETENTION_DAYS if days is None else days
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    through = PaymentEvent.objects.filter(created_at__lt=cutoff).aggregate(m=Max("id"))["m"]
+    if through is None:
+        return 0
+    deleted, _ = PaymentEvent.objects.filter(id__lte=through).delete()
+    PaymentLogPrune.objects.create(
+        pruned_through=through, deleted=deleted, pruned_at=timezone.now()
+    )
+    return deleted

@@ -1,0 +1,153 @@
+"""Exactly once and in per-transaction order, whatever the channel layer does: messages
+dropped, duplicated (several groups, redelivery) or reordered."""
+
+from __future__ import annotations
+
+import pytest
+
+import realtime.events
+from payments.services import settlement_record
+from realtime.metrics import FRAMES_SENT
+from realtime.models import PaymentEvent
+
+from .conftest import db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Layer:
+    """Controls which committed events the channel layer relays (the rest are "dropped")."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.real = realtime.events._group_send
+        self.held: list[PaymentEvent] = []
+        self.drop_next = 0
+        self.hold_next = 0
+        monkeypatch.setattr(realtime.events, "_group_send", self._send)
+
+    def _send(self, event: PaymentEvent) -> None:
+        if self.drop_next:
+            self.drop_next -= 1
+        elif self.hold_next:
+            self.hold_next -= 1
+            self.held.append(event)
+        else:
+            self.real(event)
+
+    def release(self, event: PaymentEvent) -> None:
+        self.real(event)
+
+
+def _sent(path: str) -> float:
+    return FRAMES_SENT.labels(path=path)._value.get()
+
+
+async def _pay(txn, cashier, amount="10.00"):
+    return await db(settlement_record)(
+        transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier
+    )
+
+
+async def test_a_dropped_message_arrives_from_the_log_once(
+    clients, monkeypatch, admin_user, cashier, make_transaction
+):
+    layer = Layer(monkeypatch)
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status")
+    before = _sent("catchup")
+    layer.drop_next = 2  # both events of this settlement never reach the layer
+    await _pay(txn, cashier)
+    (frame,) = await client.receive_events(1, timeout=3)
+    assert frame["data"]["paid_amount"] == 10.0
+    assert _sent("catchup") == before + 1
+    await client.nothing(0.8)
+
+
+async def test_a_gap_is_filled_from_the_log_before_the_live_event(
+    clients, monkeypatch, settings, admin_user, cashier, make_transaction
+):
+    settings.ESCASHOP_CATCHUP_SECONDS = 60  # only the gap check can deliver the lost one
+    layer = Layer(monkeypatch)
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status")
+    layer.drop_next = 2
+    await _pay(txn, cashier)  # lost
+    await client.nothing(0.3)
+    await _pay(txn, cashier)  # its payment_status_updated names the lost one as previous
+    frames = await client.receive_events(2)
+    assert [f["data"]["paid_amount"] for f in frames] == [10.0, 20.0]
+    assert frames[0]["event_id"] < frames[1]["event_id"]
+    await client.nothing(0.3)
+
+
+async def test_reordered_messages_are_sent_in_commit_order_once(
+    clients, monkeypatch, settings, admin_user, cashier, make_transaction
+):
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    layer = Layer(monkeypatch)
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status")
+    layer.hold_next = 2
+    await _pay(txn, cashier)  # held back: arrives after the next one
+    await _pay(txn, cashier)
+    frames = await client.receive_events(2)
+    assert [f["data"]["paid_amount"] for f in frames] == [10.0, 20.0]
+    for event in layer.held:  # the late arrival, and a duplicate for good measure
+        await db(layer.release)(event)
+        await db(layer.release)(event)
+    await client.nothing(0.5)
+
+
+async def test_an_event_reaching_several_groups_is_sent_once(
+    clients, cashier, sales, make_transaction
+):
+    # A pool transaction's settlement goes to payments.cashiers and payments.user.<cashier>,
+    # and the cashier's connection is in both.
+    client = await clients.open(user=cashier)
+    await client.subscribe("payment_status")
+    txn = await db(make_transaction)("100.00", created_by=sales)
+    await _pay(txn, cashier)
+    (frame,) = await client.receive_events(1)
+    assert frame["data"]["cashier_id"] == cashier.pk
+    await client.nothing(0.6)
+
+
+async def test_the_frame_is_the_logged_text_byte_for_byte(
+    clients, admin_user, cashier, make_transaction
+):
+    txn = await db(make_transaction)("1500.00")
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status")
+    await _pay(txn, cashier, "1000.50")
+    raw = await client.receive_raw()
+    event = await db(lambda: PaymentEvent.objects.filter(topic="payment_status").last())()
+    assert raw == event.frame_text()
+    assert '"paid_amount":1000.50' in raw and '"balance_amount":499.50' in raw
+
+
+async def test_live_events_skip_the_per_message_connection_cleanup(
+    clients, monkeypatch, admin_user, cashier, make_transaction
+):
+    import channels.consumer
+
+    calls = []
+    real = channels.consumer.aclose_old_connections
+
+    async def counting():
+        calls.append(1)
+        await real()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counting)
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status")
+    await client.roundtrip()
+    baseline = len(calls)
+    for _ in range(3):
+        await _pay(txn, cashier)
+    await client.receive_events(3)
+    await client.roundtrip()
+    assert len(calls) == baseline

@@ -1,0 +1,108 @@
+"""``subscribed`` with ``last_event_id``, replay of what was missed (``since``), then live;
+``resync_required`` when the log no longer holds everything after ``since``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from payments.services import settlement_record
+from realtime.models import PaymentEvent
+
+from .conftest import db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _pay(txn, cashier, amount="10.00"):
+    return await db(settlement_record)(
+        transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier
+    )
+
+
+async def test_resume_gets_exactly_what_was_missed_then_live(
+    clients, admin_user, cashier, make_transaction
+):
+    txn = await db(make_transaction)("1000.00")
+    first = await clients.open(user=admin_user)
+    sub = await first.subscribe("payment_status")
+    await _pay(txn, cashier)
+    seen = await first.receive()
+    assert seen["event_id"] > sub["last_event_id"]
+    await first.close()
+
+    await _pay(txn, cashier)  # missed while away
+    await _pay(txn, cashier)
+    again = await clients.open(user=admin_user)
+    await again.send({"type": "subscribe", "topic": "payment_status", "since": seen["event_id"]})
+    subscribed = await again.receive()
+    assert subscribed["type"] == "subscribed"
+    missed = await again.receive_events(2)
+    assert [f["data"]["paid_amount"] for f in missed] == [20.0, 30.0]
+    assert subscribed["last_event_id"] == max(f["event_id"] for f in missed) + 1  # + its twin
+    await _pay(txn, cashier)
+    (live,) = await again.receive_events(1)
+    assert live["data"]["paid_amount"] == 40.0
+    await again.nothing(0.6)
+
+
+async def test_subscribed_reports_the_newest_event_id(clients, admin_user, make_transaction):
+    await db(make_transaction)("10.00")
+    await db(make_transaction)("10.00")
+    client = await clients.open(user=admin_user)
+    last = await db(lambda: PaymentEvent.objects.order_by("-id").first().pk)()
+    assert await client.subscribe("transactions") == {
+        "type": "subscribed",
+        "topic": "transactions",
+        "last_event_id": last,
+    }
+    await client.nothing(0.5)  # no since: no replay
+
+
+async def test_since_after_the_newest_event_needs_a_resync(clients, admin_user):
+    client = await clients.open(user=admin_user)
+    await client.send({"type": "subscribe", "topic": "transactions", "since": 999})
+    assert await client.receive() == {"type": "resync_required", "topic": "transactions"}
+    await client.subscribe("transactions")
+
+
+async def test_since_older_than_the_retained_log_needs_a_resync(
+    clients, admin_user, cashier, make_transaction
+):
+    txn = await db(make_transaction)("1000.00")
+    await _pay(txn, cashier)
+    old = await db(lambda: list(PaymentEvent.objects.values_list("id", flat=True)))()
+
+    def age_and_prune():
+        PaymentEvent.objects.update(created_at=timezone.now() - dt.timedelta(days=8))
+        call_command("prune_payment_events")
+
+    await db(age_and_prune)()
+    await _pay(txn, cashier)
+    client = await clients.open(user=admin_user)
+    await client.send({"type": "subscribe", "topic": "payment_status", "since": old[0]})
+    assert await client.receive() == {"type": "resync_required", "topic": "payment_status"}
+    # From the pruned point on, the log is complete again: resuming there works.
+    await client.send({"type": "subscribe", "topic": "payment_status", "since": max(old)})
+    assert (await client.receive())["type"] == "subscribed"
+    (frame,) = await client.receive_events(1)
+    assert frame["data"]["paid_amount"] == 20.0
+
+
+async def test_replay_is_per_topic(clients, admin_user, cashier, make_transaction):
+    txn = await db(make_transaction)("1000.00")
+    await _pay(txn, cashier)
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status", since=0)
+    (frame,) = await client.receive_events(1)
+    assert frame["type"] == "payment_status_updated"
+    await client.subscribe("transactions", since=0)
+    frames = await client.receive_events(2)
+    assert [f["data"]["type"] for f in frames] == [
+        "transaction_created",
+        "payment_settlement_created",
+    ]
+    await client.nothing(0.6)
