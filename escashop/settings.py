@@ -68,7 +68,8 @@ WSGI_APPLICATION = None
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The shop page's templates live with the project package, which is not an app.
+        "DIRS": [BASE_DIR / "escashop" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -143,6 +144,8 @@ USE_TZ = True
 # --- Static files (served by WhiteNoise from daphne, debug or not) -------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The shop page's CSS and ES modules (escashop/ is not an app, so list its folder here).
+STATICFILES_DIRS = [BASE_DIR / "escashop" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -1,9 +1,37 @@
-"""The shop page (issue 5 fills it in)."""
+"""The shop page: one HTML shell; everything on it comes from the REST API and the websocket.
+
+The page holds no data and no business rules. Staff log in on it with the API's JWT
+endpoints, the transactions they may see come from ``/api/transactions/`` (the one
+visibility policy), and ``/ws/`` keeps them live. See docs/shop-ui.md.
+"""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+#: Only our own scripts, styles and connections (``'self'`` covers ws:/wss: to this host).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 
+@require_safe
 def shop(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("EscaShop payments: the shop page is coming.", content_type="text/plain")
+    response = render(request, "shop/index.html")
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # The shell is tiny; never let a cache serve a page that points at old module versions.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "same-origin"
+    return response

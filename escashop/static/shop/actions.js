@@ -1,0 +1,260 @@
+/**
+ * The page's three actions, each in its own <dialog> (focus stays inside, Esc closes):
+ * record a payment (cashier, admin), create a transaction (sales, admin), list a
+ * transaction's payments and void one (admin). The server checks every rule; the dialogs
+ * only collect input and show its answers.
+ */
+
+import { clearErrors, debounce, newIdempotencyKey, showErrors, whileBusy, wireDialog } from "./forms.js";
+import { formatMoney } from "./money.js";
+
+const $ = (id) => document.getElementById(id);
+
+const MODE_LABELS = {
+  cash: "Cash",
+  gcash: "GCash",
+  maya: "Maya",
+  credit_card: "Credit card",
+  bank_transfer: "Bank transfer",
+};
+
+/** Results of a list endpoint, paginated ({results: [...]}) or not ([...]). */
+export function listResults(body) {
+  return Array.isArray(body) ? body : (body?.results ?? []);
+}
+
+export function setupPayDialog({ api, table, announce }) {
+  const dialog = $("pay-dialog");
+  const form = $("pay-form");
+  wireDialog(dialog);
+  let current = null;
+  let key = null;
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!current) return;
+    clearErrors(form, "pay");
+    const id = current.id;
+    const body = {
+      amount: form.elements.amount.value.trim(),
+      payment_mode: form.elements.payment_mode.value,
+      notes: form.elements.notes.value.trim(),
+    };
+    await whileBusy(form, async () => {
+      try {
+        await api.request("POST", `/transactions/${id}/settlements/`, {
+          body,
+          headers: { "Idempotency-Key": key },
+        });
+      } catch (err) {
+        // A definite answer means nothing was recorded: a corrected retry is a new payment.
+        // After a network failure the same key makes the retry safe.
+        if (err.status !== 0 && err.status < 500) key = newIdempotencyKey();
+        showErrors(form, "pay", err);
+        return;
+      }
+      dialog.close();
+      announce(`Payment of ${formatMoney(body.amount)} recorded on ${current.or_number}.`);
+      // The websocket brings the change too; fetching it also covers a dropped connection.
+      try {
+        table.upsert(await api.request("GET", `/transactions/${id}/`));
+      } catch (err) {
+        /* the event will do */
+      }
+    });
+  });
+
+  return function open(row) {
+    current = row;
+    key = newIdempotencyKey();
+    form.reset();
+    clearErrors(form, "pay");
+    $("pay-summary").textContent =
+      `${row.or_number} · ${row.customer_name} · balance ₱${formatMoney(row.balance_amount)}`;
+    form.elements.amount.value = row.balance_amount;
+    dialog.showModal();
+    form.elements.amount.select();
+  };
+}
+
+export function setupCreateDialog({ api, table, announce }) {
+  const dialog = $("create-dialog");
+  const form = $("create-form");
+  const select = $("create-customer");
+  wireDialog(dialog);
+
+  const kind = () => form.elements.customer_kind.value;
+  const showKind = () => {
+    $("create-existing").hidden = kind() !== "existing";
+    $("create-new").hidden = kind() !== "new";
+  };
+  for (const radio of form.elements.customer_kind) radio.addEventListener("change", showKind);
+
+  async function loadCustomers(q = "", selectId = null) {
+    try {
+      const customers = listResults(await api.request("GET", "/customers/", { query: { q } }));
+      select.replaceChildren(
+        ...customers.map((c) => new Option(`${c.name} (${c.contact_number})`, c.id)),
+      );
+      if (selectId !== null) select.value = String(selectId);
+    } catch (err) {
+      showErrors(form, "create", err);
+    }
+  }
+  $("create-customer-search").addEventListener(
+    "input",
+    debounce((e) => loadCustomers(e.target.value.trim()), 250),
+  );
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form, "create");
+    const f = form.elements;
+    await whileBusy(form, async () => {
+      let customerId = select.value;
+      if (kind() === "new") {
+        try {
+          const customer = await api.request("POST", "/customers/", {
+            body: { name: f.name.value.trim(), contact_number: f.contact_number.value.trim(), email: f.email.value.trim() },
+          });
+          customerId = customer.id;
+          // Created: switch to it, so a failed transaction below is not retried with a
+          // second copy of the same customer.
+          f.customer_kind.value = "existing";
+          showKind();
+          await loadCustomers(customer.name, customer.id);
+        } catch (err) {
+          showErrors(form, "create", err);
+          return;
+        }
+      }
+      if (!customerId) {
+        $("create-customer-error").textContent = "Choose a customer.";
+        $("create-customer-error").hidden = false;
+        return;
+      }
+      const body = { customer: Number(customerId), amount: f.amount.value.trim(), payment_mode: f.payment_mode.value };
+      if (f.or_number.value.trim()) body.or_number = f.or_number.value.trim();
+      try {
+        const txn = await api.request("POST", "/transactions/", { body });
+        table.upsert(txn, { insert: true });
+        dialog.close();
+        announce(`Transaction ${txn.or_number} created.`);
+      } catch (err) {
+        showErrors(form, "create", err);
+      }
+    });
+  });
+
+  return async function open() {
+    form.reset();
+    clearErrors(form, "create");
+    showKind();
+    dialog.showModal();
+    await loadCustomers();
+  };
+}
+
+export function setupPaymentsDialog({ api, table, announce, canVoid }) {
+  const dialog = $("payments-dialog");
+  const tbody = dialog.querySelector("tbody");
+  const voidForm = $("void-form");
+  wireDialog(dialog);
+  let current = null;
+  let voiding = null;
+
+  async function load() {
+    $("payments-error").hidden = true;
+    try {
+      const settlements = listResults(
+        await api.request("GET", `/transactions/${current.id}/settlements/`),
+      );
+      tbody.replaceChildren(...settlements.map(drawSettlement));
+      $("payments-empty").hidden = settlements.length > 0;
+    } catch (err) {
+      $("payments-error").textContent = err.message;
+      $("payments-error").hidden = false;
+    }
+  }
+
+  function drawSettlement(s) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = String(s.id);
+    if (s.voided) tr.className = "voided";
+    const paidAt = new Date(s.paid_at);
+    const notes = s.voided ? `Voided: ${s.void_reason}` : s.notes || "";
+    for (const [text, cls] of [
+      [Number.isNaN(paidAt.getTime()) ? "" : paidAt.toLocaleString(), ""],
+      [MODE_LABELS[s.payment_mode] ?? s.payment_mode, ""],
+      [formatMoney(s.amount), "num"],
+      [notes, ""],
+    ]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      td.className = cls;
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    if (canVoid() && !s.voided) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-small btn-danger";
+      button.textContent = "Void";
+      button.setAttribute("aria-label", `Void payment of ${formatMoney(s.amount)}`);
+      button.addEventListener("click", () => startVoid(s));
+      td.append(button);
+    }
+    tr.append(td);
+    return tr;
+  }
+
+  function startVoid(settlement) {
+    voiding = settlement;
+    voidForm.reset();
+    clearErrors(voidForm, "void");
+    $("void-title").textContent = `Void payment of ₱${formatMoney(settlement.amount)}`;
+    voidForm.hidden = false;
+    voidForm.elements.reason.focus();
+  }
+
+  $("void-cancel").addEventListener("click", () => {
+    voidForm.hidden = true;
+    voiding = null;
+  });
+
+  voidForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!voiding) return;
+    clearErrors(voidForm, "void");
+    await whileBusy(voidForm, async () => {
+      try {
+        await api.request("POST", `/settlements/${voiding.id}/void/`, {
+          body: { reason: voidForm.elements.reason.value.trim() },
+        });
+      } catch (err) {
+        showErrors(voidForm, "void", err);
+        return;
+      }
+      announce(`Payment of ${formatMoney(voiding.amount)} voided on ${current.or_number}.`);
+      voidForm.hidden = true;
+      voiding = null;
+      await load();
+      try {
+        table.upsert(await api.request("GET", `/transactions/${current.id}/`));
+      } catch (err) {
+        /* the event will do */
+      }
+    });
+  });
+
+  return async function open(row) {
+    current = row;
+    voiding = null;
+    voidForm.hidden = true;
+    $("payments-summary").textContent =
+      `${row.or_number} · ${row.customer_name} · paid ₱${formatMoney(row.paid_amount)} of ₱${formatMoney(row.amount)}`;
+    tbody.replaceChildren();
+    dialog.showModal();
+    await load();
+  };
+}

@@ -1,0 +1,269 @@
+/**
+ * The shop page: log in, list the transactions this user may see (REST), keep them live
+ * (websocket), and offer the actions the user's roles allow. See docs/shop-ui.md.
+ */
+
+import { PaymentsSocket, State } from "../realtime/payments-socket.js";
+import { setupCreateDialog, setupPayDialog, setupPaymentsDialog, listResults } from "./actions.js";
+import { ApiClient } from "./api.js";
+import { debounce } from "./forms.js";
+import { isZero } from "./money.js";
+import { TransactionsTable } from "./table.js";
+
+const $ = (id) => document.getElementById(id);
+
+const STATE_LABELS = {
+  [State.IDLE]: "Not connected",
+  [State.CONNECTING]: "Connecting…",
+  [State.CONNECTED]: "Live",
+  [State.RECONNECTING]: "Reconnecting…",
+  [State.OFFLINE]: "Offline",
+};
+
+const shop = {
+  me: null,
+  roles: new Set(),
+  socket: null,
+  nextPage: null,
+  loading: 0, // the sequence number of the list request in flight (0: none)
+  loadSeq: 0,
+  buffered: [], // events that arrived while a list request was in flight
+  everConnected: false,
+};
+
+const api = new ApiClient({
+  onTokenRefreshed: (access) => shop.socket?.reauthenticate(access),
+  onSessionEnded: (message) => showLogin(message),
+});
+
+const can = {
+  pay: () => shop.roles.has("cashier") || shop.roles.has("admin"),
+  create: () => shop.roles.has("sales") || shop.roles.has("admin"),
+  void: () => shop.roles.has("admin"),
+};
+
+const table = new TransactionsTable({
+  tbody: $("transactions").tBodies[0],
+  emptyMessage: $("table-empty"),
+  actionsFor: (row) => [
+    ...(can.pay() && !isZero(row.balance_amount) ? [{ action: "pay", label: "Record payment" }] : []),
+    { action: "payments", label: "Payments" },
+  ],
+});
+
+function announce(message) {
+  const el = $("announcer");
+  el.textContent = "";
+  setTimeout(() => {
+    el.textContent = message;
+  }, 50);
+}
+
+const openPay = setupPayDialog({ api, table, announce });
+const openCreate = setupCreateDialog({ api, table, announce });
+const openPayments = setupPaymentsDialog({ api, table, announce, canVoid: can.void });
+
+// --- Login / logout --------------------------------------------------------------------
+
+function showLogin(message = "") {
+  shop.socket?.stop();
+  shop.socket = null;
+  shop.me = null;
+  shop.roles = new Set();
+  $("shop-view").hidden = true;
+  $("login-view").hidden = false;
+  $("whoami").hidden = true;
+  $("logout").hidden = true;
+  renderConnection(State.IDLE, {});
+  const error = $("login-error");
+  error.textContent = message;
+  error.hidden = !message;
+  $("login-username").focus();
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const error = $("login-error");
+  error.hidden = true;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await api.login(form.elements.username.value.trim(), form.elements.password.value);
+    form.reset();
+    await enterShop();
+  } catch (err) {
+    error.textContent =
+      err.status === 401
+        ? "Wrong username or password."
+        : err.status === 429
+          ? `Too many attempts; try again in ${err.retryAfter ?? "a few"} seconds.`
+          : err.message;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("logout").addEventListener("click", () => {
+  api.clear();
+  showLogin();
+});
+
+async function enterShop() {
+  let me;
+  try {
+    me = await api.request("GET", "/auth/me/");
+  } catch (err) {
+    if (err.status === 401) api.clear();
+    showLogin(err.status === 401 ? "" : err.message);
+    return;
+  }
+  shop.me = me;
+  shop.roles = new Set(me.roles ?? []);
+  const name = me.display_name || me.name || me.full_name || me.username;
+  $("whoami").textContent = `${name} · ${[...shop.roles].join(", ") || "no role"}`;
+  $("whoami").hidden = false;
+  $("logout").hidden = false;
+  $("login-view").hidden = true;
+  $("shop-view").hidden = false;
+  $("new-transaction").hidden = !can.create();
+  table.redrawAll();
+  shop.everConnected = false;
+  startSocket();
+  await loadTransactions();
+  $("main").focus();
+}
+
+// --- The list (REST) ---------------------------------------------------------------------
+
+function listQuery() {
+  return { payment_status: table.filter.status, search: table.filter.search };
+}
+
+/** Fetch page 1 (or the next page) for the current filter; live events wait meanwhile. */
+async function loadTransactions({ more = false } = {}) {
+  const seq = ++shop.loadSeq;
+  shop.loading = seq;
+  $("transactions").setAttribute("aria-busy", "true");
+  $("table-error").hidden = true;
+  try {
+    const body = more
+      ? await api.request("GET", shop.nextPage)
+      : await api.request("GET", "/transactions/", { query: listQuery() });
+    if (seq !== shop.loadSeq) return; // a newer request (e.g. a new search) superseded it
+    if (more) table.append(listResults(body));
+    else table.replaceAll(listResults(body));
+    shop.nextPage = Array.isArray(body) ? null : (body?.next ?? null);
+    $("load-more").hidden = !shop.nextPage;
+  } catch (err) {
+    if (seq !== shop.loadSeq) return;
+    $("table-error").textContent = `Could not load transactions: ${err.message}`;
+    $("table-error").hidden = false;
+  } finally {
+    if (seq === shop.loadSeq) {
+      shop.loading = 0;
+      $("transactions").removeAttribute("aria-busy");
+      // Events that arrived meanwhile are newer than or as new as the list: apply them now.
+      const events = shop.buffered.splice(0);
+      for (const frame of events) applyEvent(frame);
+    }
+  }
+}
+
+$("load-more").addEventListener("click", () => loadTransactions({ more: true }));
+
+$("filter-status").addEventListener("change", (e) => {
+  table.filter.status = e.target.value;
+  loadTransactions();
+});
+$("filter-search").addEventListener(
+  "input",
+  debounce((e) => {
+    table.filter.search = e.target.value.trim();
+    loadTransactions();
+  }, 250),
+);
+$("filters").addEventListener("submit", (e) => e.preventDefault());
+
+$("transactions").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const row = table.get(button.dataset.id);
+  if (!row) return;
+  if (button.dataset.action === "pay") openPay(row);
+  else if (button.dataset.action === "payments") openPayments(row);
+});
+$("new-transaction").addEventListener("click", () => openCreate());
+
+// --- Live (websocket) ----------------------------------------------------------------------
+
+function startSocket() {
+  shop.socket?.stop();
+  shop.socket = new PaymentsSocket({
+    getToken: (options) => api.accessToken(options),
+    onEvent: (frame) => (shop.loading ? shop.buffered.push(frame) : applyEvent(frame)),
+    onResync: () => loadTransactions(),
+    onStateChange: (state, info) => {
+      renderConnection(state, info);
+      if (state === State.CONNECTED && !shop.everConnected) {
+        shop.everConnected = true;
+        // Close the gap between the first list request and the subscription.
+        loadTransactions();
+      }
+    },
+    onAuthFailed: (code) => {
+      if (code === 4403) renderConnection(State.OFFLINE, { text: "No live updates for this user" });
+    },
+  });
+  shop.socket.start();
+}
+
+function applyEvent(frame) {
+  const { data } = frame;
+  if (frame.type === "payment_status_updated") {
+    table.applyPaymentStatus(data);
+    return;
+  }
+  if (frame.type !== "transaction_updated") return;
+  if (data.type === "transaction_deleted") {
+    table.remove(data.transactionId);
+    return;
+  }
+  const before = table.get(data.transactionId);
+  const known = Boolean(before);
+  table.upsert(data.transaction, { insert: data.type === "transaction_created" });
+  const reassigned =
+    known &&
+    (before.cashier !== (data.transaction.cashier ?? null) ||
+      before.sales_agent !== data.transaction.sales_agent);
+  // Whoever could see the transaction before a reassignment hears about it; whether this
+  // user still may is the server's call: ask it, and drop the row on a 404.
+  if (reassigned || (!known && data.type !== "transaction_created")) {
+    recheck(data.transactionId, { insert: !known });
+  }
+}
+
+async function recheck(id, { insert }) {
+  try {
+    const txn = await api.request("GET", `/transactions/${id}/`);
+    table.upsert(txn, { insert, highlight: insert });
+  } catch (err) {
+    if (err.status === 404) table.remove(id);
+  }
+}
+
+function renderConnection(state, info) {
+  const el = $("connection");
+  el.dataset.state = state;
+  let label = info.text ?? STATE_LABELS[state] ?? state;
+  if (!info.text && info.retryInMs !== undefined && state !== State.CONNECTED) {
+    label += ` (retry in ${Math.max(1, Math.round(info.retryInMs / 1000))} s)`;
+  }
+  el.querySelector(".connection-label").textContent = label;
+}
+
+// --- Start ----------------------------------------------------------------------------------
+
+if (api.restore()) enterShop();
+else showLogin();

@@ -1,0 +1,40 @@
+/**
+ * Money on the page: shown with two decimals and thousands separators, never computed in
+ * floating point. REST sends decimal strings ("1500.00"); websocket frames send JSON numbers
+ * with two places, which a double holds exactly enough to print back (up to 9,999,999,999.99).
+ * The one float use is the width of the progress bar.
+ */
+
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/** A canonical two-place decimal string ("1500.00") from a REST string or a frame number. */
+export function moneyString(value) {
+  if (typeof value === "number") {
+    return Number.isFinite(value) ? value.toFixed(2) : "";
+  }
+  const match = DECIMAL.exec(String(value ?? "").trim());
+  if (!match) return "";
+  const [, sign, whole, fraction = ""] = match;
+  return `${sign}${whole.replace(/^0+(?=\d)/, "")}.${fraction.padEnd(2, "0").slice(0, 2)}`;
+}
+
+/** "12,500.00" for display (peso sign added by the caller where wanted). */
+export function formatMoney(value) {
+  const text = moneyString(value);
+  if (!text) return "—";
+  const [whole, fraction] = text.split(".");
+  return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${fraction}`;
+}
+
+/** True when a money value is exactly zero (compares digits, not floats). */
+export function isZero(value) {
+  return /^-?0+\.00$/.test(moneyString(value));
+}
+
+/** Paid over amount in percent, 0 to 100: only for the progress bar's width. */
+export function progressPercent(paid, amount) {
+  const total = Number(moneyString(amount));
+  const part = Number(moneyString(paid));
+  if (!(total > 0) || !(part > 0)) return 0;
+  return Math.min(100, Math.max(0, (part / total) * 100));
+}

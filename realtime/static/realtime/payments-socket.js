@@ -1,0 +1,342 @@
+/**
+ * payments-socket.js: a small websocket client for EscaShop's /ws/ (SPEC section 5).
+ *
+ * It authenticates with a first frame (never the query string), subscribes to its topics,
+ * resumes with `since` after a drop so nothing in between is lost, reconnects with
+ * exponential backoff and jitter, re-authenticates before the access token expires, hands
+ * `resync_required` to the page (which refetches over REST), and delivers every event frame
+ * once (deduplicated by event_id). No dependencies; works in any browser with WebSocket.
+ * The API is documented in docs/shop-ui.md.
+ */
+
+/** Connection states reported to `onStateChange`. */
+export const State = Object.freeze({
+  IDLE: "idle", // not started, or stopped
+  CONNECTING: "connecting", // first connection in progress
+  CONNECTED: "connected", // authenticated and subscribed to every topic
+  RECONNECTING: "reconnecting", // dropped; retrying with backoff
+  OFFLINE: "offline", // the browser is offline, retries keep failing, or auth was refused
+});
+
+/** Close codes the server uses (realtime/choices.py CloseCode). */
+export const CloseCode = Object.freeze({
+  PROTOCOL_ERROR: 4400,
+  UNAUTHENTICATED: 4401,
+  FORBIDDEN: 4403,
+  AUTH_TIMEOUT: 4408,
+  RATE_LIMITED: 4429,
+});
+
+/** Which topic each event frame type belongs to. */
+const FRAME_TOPIC = Object.freeze({
+  payment_status_updated: "payment_status",
+  transaction_updated: "transactions",
+});
+
+export const DEFAULT_BACKOFF = Object.freeze({
+  initialMs: 500,
+  maxMs: 30000,
+  factor: 2,
+  jitter: 0.5,
+});
+
+/**
+ * Delay before retry number `attempt` (0-based): exponential, capped, with "equal jitter"
+ * (a fixed part plus a random part), so a shop's screens do not all reconnect at once.
+ */
+export function backoffDelay(attempt, options = DEFAULT_BACKOFF, random = Math.random) {
+  const { initialMs, maxMs, factor, jitter } = { ...DEFAULT_BACKOFF, ...options };
+  const base = Math.min(maxMs, initialMs * factor ** Math.min(attempt, 30));
+  return Math.round(base * (1 - jitter) + base * jitter * random());
+}
+
+/** The /ws/ URL of the page's own host (ws: or wss: to match the page). */
+export function defaultSocketUrl(location = globalThis.location) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws/`;
+}
+
+const noop = () => {};
+
+export class PaymentsSocket {
+  /**
+   * @param {object} options
+   * @param {(opts: {forceRefresh?: boolean, minValidityMs?: number}) => Promise<string|null>}
+   *   options.getToken  returns an access token; called before every (re)connection, with
+   *   forceRefresh after the server refused the token, and before it expires.
+   * @param {string[]} [options.topics]  default ["payment_status", "transactions"]
+   * @param {(frame: object) => void} [options.onEvent]  each event frame, once, in order
+   * @param {(topic: string) => void} [options.onResync]  refetch state over REST
+   * @param {(state: string, info: object) => void} [options.onStateChange]
+   * @param {(user: object, expiresAt: string) => void} [options.onAuthenticated]
+   * @param {(code: number) => void} [options.onAuthFailed]  4401 after a refresh, or 4403
+   * @param {(frame: object) => void} [options.onError]  {"type":"error",...} frames
+   */
+  constructor({
+    url = defaultSocketUrl(),
+    getToken,
+    topics = ["payment_status", "transactions"],
+    onEvent = noop,
+    onResync = noop,
+    onStateChange = noop,
+    onAuthenticated = noop,
+    onAuthFailed = noop,
+    onError = noop,
+    backoff = DEFAULT_BACKOFF,
+    offlineAfterAttempts = 5,
+    refreshMarginMs = 60000,
+    pingIntervalMs = 25000,
+    pongTimeoutMs = 10000,
+    dedupeWindow = 5000,
+    WebSocketImpl = globalThis.WebSocket,
+  }) {
+    if (typeof getToken !== "function") throw new TypeError("getToken is required");
+    Object.assign(this, {
+      url, getToken, topics, onEvent, onResync, onStateChange, onAuthenticated,
+      onAuthFailed, onError, offlineAfterAttempts, refreshMarginMs, pingIntervalMs,
+      pongTimeoutMs, dedupeWindow, WebSocketImpl,
+    });
+    this.backoff = { ...DEFAULT_BACKOFF, ...backoff };
+    this.state = State.IDLE;
+    /** Highest event_id received per topic: the `since` of the next subscribe. */
+    this.lastEventIds = {};
+    this._seen = new Set();
+    this._ws = null;
+    this._attempt = 0;
+    this._stopped = true;
+    this._authFailures = 0;
+    this._timers = {};
+    this._onOnline = () => this._retryNow();
+    this._onOffline = () => this._ws?.close(4000, "browser offline");
+  }
+
+  /** Connect (and keep reconnecting until `stop()`). */
+  start() {
+    if (!this._stopped) return;
+    this._stopped = false;
+    globalThis.addEventListener?.("online", this._onOnline);
+    globalThis.addEventListener?.("offline", this._onOffline);
+    this._open();
+  }
+
+  /** Close for good (e.g. on logout); no more callbacks except the state change to idle. */
+  stop() {
+    this._stopped = true;
+    globalThis.removeEventListener?.("online", this._onOnline);
+    globalThis.removeEventListener?.("offline", this._onOffline);
+    this._clearTimers();
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) ws.close(1000, "client stopped");
+    this._setState(State.IDLE, {});
+  }
+
+  /** Extend the live connection with a fresh access token (same user). */
+  reauthenticate(token) {
+    if (token && this._ws && this._ws.readyState === 1) {
+      this._send({ type: "authenticate", token });
+    }
+  }
+
+  async _open() {
+    this._clearTimers();
+    if (this._stopped) return;
+    if (this.state !== State.OFFLINE && this.state !== State.RECONNECTING) {
+      this._setState(State.CONNECTING, {});
+    }
+    let token;
+    try {
+      token = await this.getToken({ forceRefresh: this._authFailures > 0 });
+    } catch (err) {
+      token = null;
+    }
+    if (this._stopped) return;
+    if (!token) {
+      this._giveUp(CloseCode.UNAUTHENTICATED);
+      return;
+    }
+    let ws;
+    try {
+      ws = new this.WebSocketImpl(this.url);
+    } catch (err) {
+      this._scheduleReconnect();
+      return;
+    }
+    this._ws = ws;
+    this._pending = new Set(this.topics);
+    this._subscribedSince = {};
+    ws.onopen = () => this._send({ type: "authenticate", token });
+    ws.onmessage = (message) => this._receive(ws, message.data);
+    ws.onclose = (event) => this._closed(ws, event);
+    ws.onerror = noop; // a close event always follows
+  }
+
+  _receive(ws, text) {
+    if (ws !== this._ws) return;
+    let frame;
+    try {
+      frame = JSON.parse(text);
+    } catch (err) {
+      return;
+    }
+    if (!frame || typeof frame.type !== "string") return;
+    this._armPing();
+    switch (frame.type) {
+      case "authenticated":
+        return this._authenticated(frame);
+      case "subscribed":
+        return this._subscribed(frame);
+      case "resync_required":
+        return this._resync(frame.topic);
+      case "pong":
+        return;
+      case "error":
+        return this.onError(frame);
+      default:
+        if (frame.type in FRAME_TOPIC && Number.isInteger(frame.event_id)) this._event(frame);
+    }
+  }
+
+  _authenticated(frame) {
+    const firstOnThisConnection = !this._authedHere;
+    this._authFailures = 0;
+    this._authedHere = true;
+    this._scheduleReauth(frame.expires_at);
+    this.onAuthenticated(frame.user, frame.expires_at);
+    if (!firstOnThisConnection) return; // a re-authentication: already subscribed
+    for (const topic of this.topics) this._subscribe(topic);
+  }
+
+  _subscribe(topic) {
+    const since = this.lastEventIds[topic];
+    const frame = { type: "subscribe", topic };
+    if (Number.isInteger(since)) frame.since = since;
+    this._subscribedSince[topic] = frame.since ?? null;
+    this._pending.add(topic);
+    this._send(frame);
+  }
+
+  _subscribed(frame) {
+    const { topic } = frame;
+    // Without `since`, the server's newest id is where this client's history starts; with
+    // it, missed events follow and move lastEventIds forward one by one, so a drop during
+    // the replay resumes from the last one actually received.
+    if (this._subscribedSince[topic] == null && Number.isInteger(frame.last_event_id)) {
+      this.lastEventIds[topic] = Math.max(this.lastEventIds[topic] ?? 0, frame.last_event_id);
+    }
+    this._pending.delete(topic);
+    if (this._pending.size === 0 && this.state !== State.CONNECTED) {
+      this._attempt = 0;
+      this._setState(State.CONNECTED, {});
+    }
+  }
+
+  _resync(topic) {
+    delete this.lastEventIds[topic];
+    this.onResync(topic);
+    if (this.topics.includes(topic)) this._subscribe(topic);
+  }
+
+  _event(frame) {
+    if (this._seen.has(frame.event_id)) return;
+    this._seen.add(frame.event_id);
+    if (this._seen.size > this.dedupeWindow) {
+      // Sets iterate in insertion order: forget the oldest ids.
+      const excess = this._seen.size - this.dedupeWindow;
+      let i = 0;
+      for (const id of this._seen) {
+        if (i++ >= excess) break;
+        this._seen.delete(id);
+      }
+    }
+    const topic = FRAME_TOPIC[frame.type];
+    this.lastEventIds[topic] = Math.max(this.lastEventIds[topic] ?? 0, frame.event_id);
+    try {
+      this.onEvent(frame);
+    } catch (err) {
+      console.error("payments-socket: onEvent failed", err);
+    }
+  }
+
+  _closed(ws, event) {
+    if (ws !== this._ws) return;
+    this._ws = null;
+    this._authedHere = false;
+    this._clearTimers();
+    if (this._stopped) return;
+    if (event.code === CloseCode.FORBIDDEN) return this._giveUp(event.code);
+    if (event.code === CloseCode.UNAUTHENTICATED) {
+      // Expired or revoked token: retry once with a refreshed one, then give up.
+      this._authFailures += 1;
+      if (this._authFailures > 2) return this._giveUp(event.code);
+    }
+    this._scheduleReconnect();
+  }
+
+  _giveUp(code) {
+    this._stopped = true;
+    this._clearTimers();
+    this._setState(State.OFFLINE, { code, final: true });
+    this.onAuthFailed(code);
+  }
+
+  _scheduleReconnect() {
+    const delay = backoffDelay(this._attempt, this.backoff);
+    this._attempt += 1;
+    const browserOffline = globalThis.navigator?.onLine === false;
+    const state =
+      browserOffline || this._attempt > this.offlineAfterAttempts
+        ? State.OFFLINE
+        : State.RECONNECTING;
+    this._setState(state, { attempt: this._attempt, retryInMs: delay });
+    this._timers.reconnect = setTimeout(() => this._open(), delay);
+  }
+
+  _retryNow() {
+    if (!this._stopped && this._timers.reconnect) {
+      clearTimeout(this._timers.reconnect);
+      this._open();
+    }
+  }
+
+  _scheduleReauth(expiresAt) {
+    clearTimeout(this._timers.reauth);
+    const expires = Date.parse(expiresAt);
+    if (!Number.isFinite(expires)) return;
+    const delay = Math.max(5000, expires - Date.now() - this.refreshMarginMs);
+    this._timers.reauth = setTimeout(async () => {
+      try {
+        const token = await this.getToken({ minValidityMs: this.refreshMarginMs });
+        this.reauthenticate(token);
+      } catch (err) {
+        // The server will close with 4401 at expiry; the reconnect refreshes then.
+      }
+    }, delay);
+  }
+
+  _armPing() {
+    clearTimeout(this._timers.ping);
+    clearTimeout(this._timers.pong);
+    if (!this.pingIntervalMs) return;
+    this._timers.ping = setTimeout(() => {
+      this._send({ type: "ping" });
+      // No answer at all (not even a pong): the connection is dead without a close.
+      this._timers.pong = setTimeout(() => this._ws?.close(4000, "no pong"), this.pongTimeoutMs);
+    }, this.pingIntervalMs);
+  }
+
+  _send(frame) {
+    if (this._ws && this._ws.readyState === 1) this._ws.send(JSON.stringify(frame));
+  }
+
+  _setState(state, info) {
+    const changed = state !== this.state;
+    this.state = state;
+    if (changed || info.retryInMs !== undefined) this.onStateChange(state, info);
+  }
+
+  _clearTimers() {
+    for (const timer of Object.values(this._timers)) clearTimeout(timer);
+    this._timers = {};
+  }
+}
