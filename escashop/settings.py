@@ -100,6 +100,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+if env.bool("DJANGO_DB_POOL", False):
+    # psycopg's pool, one per process (PostgreSQL only; needs psycopg-pool). Under ASGI every
+    # request runs in a fresh thread, so CONN_MAX_AGE cannot reuse connections (Django's
+    # docs say to disable it there); without a pool each request pays a new connection.
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DJANGO_DB_POOL=1 needs a PostgreSQL DATABASE_URL.")
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DJANGO_DB_POOL_MIN", 2),
+        "max_size": env.int("DJANGO_DB_POOL_MAX", 20),
+        "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", 10.0),
+    }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
