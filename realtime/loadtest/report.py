@@ -29,6 +29,9 @@ class Report:
     cpu_start: ProcSample | None
     cpu_end: ProcSample | None
     invariant_problems: list[str] = field(default_factory=list)
+    #: CPU time of the load generator itself while writing and draining (it shares the box).
+    generator_cpu_seconds: float = 0.0
+    measured_seconds: float = 0.0  # writing plus draining: the span the CPU figures cover
 
     @property
     def ok(self) -> bool:
@@ -82,6 +85,9 @@ class Report:
                 self.after_connect.rss_bytes / 2**20 if self.after_connect else math.nan
             ),
             "server_cpu_us_per_frame": self.cpu_us_per_frame,
+            "generator_cpu_percent": 100
+            * self.generator_cpu_seconds
+            / max(self.measured_seconds, 1e-9),
             "invariant_problems": self.invariant_problems,
             "ok": self.ok,
         }
@@ -123,6 +129,11 @@ class Report:
                 "server CPU",
                 f"{d['server_cpu_us_per_frame']:.0f} µs per delivered frame "
                 f"(= {d['server_cpu_us_per_frame']:.0f} ms per 1,000 frames)",
+            ),
+            (
+                "load generator",
+                f"{d['generator_cpu_percent']:.0f}% of one core while writing and draining "
+                "(near 100%: the generator, not the server, limits latency)",
             ),
             (
                 "invariants",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -228,6 +229,8 @@ class Runner:
             self.log(f"holding {connected} idle connections for {cfg.hold:g}s")
             await asyncio.sleep(cfg.hold)
         cpu_start = proc_sample(cfg.server_pids)
+        own_start = proc_sample([os.getpid()])
+        measure_started = time.monotonic()
         write_seconds = 0.0
         problems: list[str] = []
         if writing:
@@ -235,6 +238,8 @@ class Runner:
                 write_seconds = await self.write_phase(pool, watchers)
             await self.drain(watchers)
         cpu_end = proc_sample(cfg.server_pids)
+        own_cpu = proc_sample([os.getpid()]).cpu_seconds - own_start.cpu_seconds
+        measured_seconds = time.monotonic() - measure_started
         still_connected = sum(w.connected for w in watchers)
         failures = Counter(
             w.error or f"closed with {w.close_code}" for w in watchers if not w.connected
@@ -261,4 +266,6 @@ class Runner:
             cpu_start=cpu_start,
             cpu_end=cpu_end,
             invariant_problems=problems,
+            generator_cpu_seconds=own_cpu,
+            measured_seconds=measured_seconds,
         )
