@@ -21,14 +21,16 @@ def money_parse(value: object, *, field: str = "amount") -> Decimal:
         raise ValidationError({field: ["A valid number is required."]}) from None
     if not amount.is_finite():
         raise ValidationError({field: ["A valid number is required."]})
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
-        raise ValidationError({field: ["Ensure that there are no more than 2 decimal places."]})
     if amount <= 0:
         raise ValidationError({field: ["Ensure this value is greater than 0."]})
     if amount > MAX_AMOUNT:
         raise ValidationError(
             {field: [f"Ensure this value is less than or equal to {MAX_AMOUNT}."]}
         )
+    # Only now, with the amount in range, is quantize safe: on a number with more than 28
+    # digits it raises InvalidOperation (decimal's default precision) instead of answering.
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+        raise ValidationError({field: ["Ensure that there are no more than 2 decimal places."]})
     return amount.quantize(CENT)
 
 
