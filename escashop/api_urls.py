@@ -1,5 +1,44 @@
-"""REST API routes (SPEC section 4)."""
+"""REST API routes (SPEC section 4), all under ``/api/``."""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from payments.views import SettlementViewSet, TransactionSettlementsView
+from realtime.views import PaymentEventsView
+from transactions.views import CustomerViewSet, TransactionViewSet
+
+from .auth_api import LoginView, MeView, RefreshView
+
+router = SimpleRouter()
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("transactions", TransactionViewSet, basename="transaction")
+router.register("settlements", SettlementViewSet, basename="settlement")
+
+
+@csrf_exempt  # any method: a POST to a wrong URL is a 404 too, not a CSRF failure
+def not_found(request, path: str = "") -> JsonResponse:
+    """Unknown URLs under /api/ answer in the API's shape, not with Django's HTML page. Only
+    paths ending in a slash: a missing slash still gets APPEND_SLASH's redirect."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+urlpatterns = [
+    path("auth/token/", LoginView.as_view(), name="token_obtain_pair"),
+    path("auth/token/refresh/", RefreshView.as_view(), name="token_refresh"),
+    path("auth/me/", MeView.as_view(), name="auth_me"),
+    path(
+        "transactions/<int:transaction_pk>/settlements/",
+        TransactionSettlementsView.as_view(),
+        name="transaction-settlements",
+    ),
+    path("payment-events/", PaymentEventsView.as_view(), name="payment-events"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include(router.urls)),
+    re_path(r"^(?P<path>.*/)$", not_found),
+]

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
-from environs import Env
+from environs import Env, validate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -189,27 +189,92 @@ LOGGING = {
 # How long payment events are kept for replay (`prune_payment_events` deletes older rows).
 ESCASHOP_EVENT_RETENTION_DAYS = env.int("ESCASHOP_EVENT_RETENTION_DAYS", 7)
 
+# --- Cache ------------------------------------------------------------------------
+# Login throttling counts attempts here, so with several daphne processes the counts must be
+# shared: Django's own RedisCache when REDIS_URL is set, a per-process LocMem cache otherwise.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("ESCASHOP_CACHE_PREFIX", "escashop"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- REST API -------------------------------------------------------------------
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as "10/min" from the environment; refuses anything else."""
+    # marshmallow 4 validators must raise: a lambda returning False would accept anything.
+    return env.str(name, default, validate=validate.Regexp(r"^\d+/(s|sec|m|min|h|hour|d|day)$"))
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Access tokens only: a refresh token sent as a bearer token is refused (401).
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "escashop.api_permissions.HasAnyRole",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "escashop.api_errors.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "escashop.api_pagination.CappedPageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "escashop.api_errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Login throttling (escashop.auth_api): failed attempts per username, all attempts per
+    # client address. Limits a busy shop never reaches, far below what brute force needs.
+    "DEFAULT_THROTTLE_RATES": {
+        "login_username": _throttle_rate("ESCASHOP_LOGIN_FAILURES_PER_USERNAME", "10/min"),
+        "login_address": _throttle_rate("ESCASHOP_LOGIN_ATTEMPTS_PER_ADDRESS", "100/min"),
+    },
+    # How many proxies sit in front of daphne: the client address for throttling is taken
+    # from X-Forwarded-For only that far back, so a client cannot forge it (0 = REMOTE_ADDR).
+    "NUM_PROXIES": env.int("ESCASHOP_NUM_PROXIES", 0),
 }
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("ESCASHOP_ACCESS_TOKEN_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.int("ESCASHOP_REFRESH_TOKEN_HOURS", 12)),
     "UPDATE_LAST_LOGIN": False,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    # An inactive user's tokens stop working at once (401), not when they expire.
+    "CHECK_USER_IS_ACTIVE": True,
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "EscaShop payments API",
-    "DESCRIPTION": "Transactions, payment settlements and payment events of an optical shop.",
+    "DESCRIPTION": (
+        "Transactions, payment settlements and payment events of an optical shop.\n\n"
+        "Authenticate with `POST /api/auth/token/` and send the access token as "
+        "`Authorization: Bearer <access>`. Money is always a decimal string with two places "
+        '(`"1500.00"`), in requests and responses. Errors use DRF\'s shapes: '
+        '`{"field": ["message"]}` for 400, `{"detail": "message"}` for 401, 403, 404, 409 '
+        "and 429. What a user sees follows one policy: admins see every transaction, sales "
+        "agents the ones they created, cashiers the ones they handle plus the unassigned "
+        "queue; anything else is 404."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/",
+    "ENUM_NAME_OVERRIDES": {
+        "PaymentModeEnum": "transactions.choices.PaymentMode",
+        "PaymentStatusEnum": "transactions.choices.PaymentStatus",
+        "RoleEnum": "transactions.choices.Role",
+        "FrameTypeEnum": "realtime.choices.FrameType",
+    },
 }
+
+# Polling clients of /api/payment-events/ get an event only once it is this old: an event
+# id is taken when the row is written, so a younger id may still be invisible (uncommitted)
+# while a later one is already readable. Holding back the young ones keeps the cursor from
+# skipping past an id that commits a moment later.
+ESCASHOP_EVENT_POLL_SETTLE_SECONDS = env.float("ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 1.0)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from transactions.choices import PaymentMode
+from transactions.serializers import MoneyField
+
 from .models import PaymentSettlement
 
 
@@ -29,3 +32,17 @@ class SettlementSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class SettlementCreateSerializer(serializers.Serializer):
+    """Money received. No cashier field: the settlement's cashier is always the caller."""
+
+    amount = MoneyField(help_text="At most the transaction's remaining balance.")
+    payment_mode = serializers.ChoiceField(choices=PaymentMode.choices)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class SettlementVoidSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        allow_blank=True, max_length=2000, help_text="Why the payment is voided (required)."
+    )

@@ -1,0 +1,132 @@
+"""API errors in DRF's shapes, and their description in the OpenAPI schema.
+
+The services raise Django's ``ValidationError`` (with a field dict), ``PermissionDenied`` and
+``transactions.exceptions.DomainConflict``; the handler answers them as DRF would its own:
+400 ``{"field": ["message"]}``, 403 ``{"detail": ...}`` and 409 ``{"detail": ...}``.
+``AutoSchema`` documents those answers on every operation they can come from.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from transactions.exceptions import DomainConflict
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+def exception_handler(exc, context):
+    """DRF's handler, taught the domain's exceptions (Django's PermissionDenied and Http404 it
+    already maps to 403 and 404, keeping the message)."""
+    if isinstance(exc, DjangoValidationError):
+        detail = as_serializer_error(exc)  # DRF's shape: {"field": ["message", ...]}
+        if NON_FIELD_ERRORS in detail:  # model-level errors from full_clean()
+            detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, DomainConflict):
+        exc = Conflict(exc.message)
+    return drf_exception_handler(exc, context)
+
+
+ERROR_DETAIL_SCHEMA = {
+    "type": "object",
+    "description": "An error that concerns the whole request.",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Validation errors: each key names a request field (``non_field_errors`` for the "
+        "request as a whole), each value lists messages."
+    ),
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "example": {"amount": ["Amount exceeds the remaining balance of 500.00."]},
+}
+
+ERROR_DESCRIPTIONS = {
+    "400": (
+        'Invalid input, as `{"field": ["message"]}` naming each offending field '
+        '(or `{"detail": ...}` when the body is not JSON).'
+    ),
+    "401": (
+        "No valid access token: missing, malformed or expired, a refresh token used as a "
+        "bearer token, or the user is inactive."
+    ),
+    "403": (
+        "The account has no role, or its roles do not allow this action "
+        "(e.g. only admins void payments)."
+    ),
+    "404": "No such object, or not visible to this user (or a page past the last).",
+    "429": "Too many attempts; retry after the number of seconds in `Retry-After`.",
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's AutoSchema plus the error responses each operation can give.
+
+    Generic ones are derived from the view (authentication, body, path parameters, lists,
+    throttles); a view adds its own with ``error_responses = {action_or_method: {code: text}}``
+    (e.g. 409 for deleting a transaction that has settlements).
+    """
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in self._error_codes().items():
+            responses.setdefault(code, self._error_response(code, description))
+        return responses
+
+    def _error_codes(self) -> dict[str, str]:
+        codes: dict[str, str] = {}
+        body = self.method in ("POST", "PUT", "PATCH")
+        queried = self.method == "GET" and (
+            self._is_list_view() or bool(getattr(self.view, "filterset_class", None))
+        )
+        if body or queried:
+            codes["400"] = ERROR_DESCRIPTIONS["400"]
+        if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
+            codes["401"] = ERROR_DESCRIPTIONS["401"]
+            codes["403"] = ERROR_DESCRIPTIONS["403"]
+        if "{" in self.path or (queried and self._is_list_view()):
+            codes["404"] = ERROR_DESCRIPTIONS["404"]
+        if self.view.get_throttles():
+            codes["429"] = ERROR_DESCRIPTIONS["429"]
+        declared = getattr(self.view, "error_responses", {})
+        key = getattr(self.view, "action", None) or self.method.lower()
+        codes.update({str(code): text for code, text in declared.get(key, {}).items()})
+        return dict(sorted(codes.items()))
+
+    def _error_response(self, code: str, description: str) -> dict:
+        detail = self._component("ErrorDetail", ERROR_DETAIL_SCHEMA)
+        if code == "400":
+            schema = {"oneOf": [self._component("FieldErrors", FIELD_ERRORS_SCHEMA), detail]}
+        else:
+            schema = detail
+        response = {"description": description, "content": {"application/json": {"schema": schema}}}
+        if code == "429":
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds until another attempt is allowed.",
+                    "schema": {"type": "integer"},
+                }
+            }
+        return response
+
+    def _component(self, name: str, schema: dict) -> dict:
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema
+        )
+        self.registry.register_on_missing(component)
+        return component.ref

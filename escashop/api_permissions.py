@@ -1,0 +1,40 @@
+"""API permissions built on the one policy (transactions.selectors.user_roles).
+
+Only the coarse gates live here. Who may do what to a given transaction or settlement is
+decided by the services (they raise PermissionDenied, answered as 403) and what a user may see
+by the selectors (anything else is 404).
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from transactions.choices import Role
+from transactions.selectors import user_roles
+
+
+class HasAnyRole(BasePermission):
+    """The caller holds at least one role (admin, cashier, sales).
+
+    A signed-in user with no role may see nothing; answering 403 on every endpoint (rather
+    than empty lists) tells them why, as the websocket's 4403 does.
+    """
+
+    message = "Your account has no role (admin, cashier or sales); ask an administrator."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(user_roles(request.user))
+
+
+class CustomerWriter(BasePermission):
+    """Anyone with a role may look customers up; sales and admin create and edit them.
+
+    The same split as the role groups' Django-admin permissions (transactions.roles).
+    """
+
+    message = "Only sales staff and admins create or edit customers."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return bool(user_roles(request.user) & {Role.SALES, Role.ADMIN})

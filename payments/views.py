@@ -1,0 +1,107 @@
+"""REST endpoints for settlements: list and record them under a transaction, read and void
+one. A transaction or settlement the caller may not see is 404 (the visible queryset is the
+lookup); whether they may record or void is the services' call (403)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from transactions.models import Transaction
+from transactions.selectors import transactions_visible_to
+
+from .models import PaymentSettlement
+from .serializers import SettlementCreateSerializer, SettlementSerializer, SettlementVoidSerializer
+from .services import settlement_record, settlement_void
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = PaymentSettlement._meta.get_field("idempotency_key").max_length
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description=(
+        "Any unique string (e.g. a UUID) chosen by the client for this payment. A retry with "
+        "the same key by the same user returns the first settlement (same id) instead of "
+        "paying twice, even when the two requests race; the same key with a different "
+        "amount, mode or transaction is 409."
+    ),
+)
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationError(
+            {IDEMPOTENCY_HEADER: [f"Send 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]}
+        )
+    return key
+
+
+class TransactionSettlementsView(generics.ListCreateAPIView):
+    """A transaction's settlements, voided ones included, oldest first. POST records a
+    payment (cashiers and admins); the caller is always its cashier, and becomes the
+    transaction's cashier if it had none. More than the remaining balance is 400."""
+
+    serializer_class = SettlementSerializer
+    error_responses = {
+        "post": {409: "The Idempotency-Key was already used for a different payment."}
+    }
+
+    def transaction(self) -> Transaction:
+        return get_object_or_404(
+            transactions_visible_to(self.request.user), pk=self.kwargs["transaction_pk"]
+        )
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request user
+            return PaymentSettlement.objects.none()
+        return self.transaction().settlements.all()
+
+    @extend_schema(
+        request=SettlementCreateSerializer,
+        responses={201: SettlementSerializer},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    def post(self, request: Request, transaction_pk: int) -> Response:
+        txn = self.transaction()
+        key = idempotency_key(request)
+        data = SettlementCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        settlement = settlement_record(
+            transaction=txn, recorded_by=request.user, idempotency_key=key, **data.validated_data
+        )
+        return Response(SettlementSerializer(settlement).data, status=status.HTTP_201_CREATED)
+
+
+class SettlementViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One settlement of a transaction the caller may see."""
+
+    serializer_class = SettlementSerializer
+
+    def get_queryset(self):
+        return PaymentSettlement.objects.filter(
+            transaction__in=transactions_visible_to(self.request.user)
+        )
+
+    @extend_schema(request=SettlementVoidSerializer, responses=SettlementSerializer)
+    @action(detail=True, methods=["post"])
+    def void(self, request: Request, pk: str) -> Response:
+        """Void a payment (admins only): it stays on record and stops counting as paid."""
+        settlement = self.get_object()
+        data = SettlementVoidSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        settlement = settlement_void(
+            settlement=settlement, voided_by=request.user, reason=data.validated_data["reason"]
+        )
+        return Response(SettlementSerializer(settlement).data)

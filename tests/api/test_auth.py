@@ -1,0 +1,127 @@
+"""JWT login, refresh and /api/auth/me/; what a token can and cannot open."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.api.conftest import bearer
+
+pytestmark = pytest.mark.django_db
+
+
+def login(username: str, password: str | None = None):
+    return APIClient().post(
+        "/api/auth/token/",
+        {"username": username, "password": password or f"{username}-pass-123"},
+        format="json",
+    )
+
+
+def test_login_returns_a_token_pair_that_opens_the_api(cashier):
+    resp = login("carla")
+    assert resp.status_code == 200
+    assert set(resp.json()) == {"access", "refresh"}
+    me = bearer(resp.json()["access"]).get("/api/auth/me/")
+    assert me.status_code == 200
+    assert me.json() == {
+        "id": cashier.pk,
+        "username": "carla",
+        "display_name": "Carla Cruz",
+        "roles": ["cashier"],
+    }
+
+
+def test_wrong_password_is_401_with_detail(cashier):
+    resp = login("carla", "wrong")
+    assert resp.status_code == 401
+    assert resp.json()["detail"] == "No active account found with the given credentials"
+
+
+def test_missing_fields_are_400_naming_them(db):
+    resp = APIClient().post("/api/auth/token/", {}, format="json")
+    assert resp.status_code == 400
+    assert set(resp.json()) == {"username", "password"}
+
+
+def test_refresh_gives_a_new_access_token(cashier):
+    pair = login("carla").json()
+    resp = APIClient().post("/api/auth/token/refresh/", {"refresh": pair["refresh"]}, format="json")
+    assert resp.status_code == 200
+    assert bearer(resp.json()["access"]).get("/api/transactions/").status_code == 200
+
+
+def test_refresh_token_used_as_bearer_is_401(cashier):
+    pair = login("carla").json()
+    resp = bearer(pair["refresh"]).get("/api/transactions/")
+    assert resp.status_code == 401
+    assert resp.json()["code"] == "token_not_valid"
+
+
+def test_access_token_cannot_be_used_to_refresh(cashier):
+    pair = login("carla").json()
+    resp = APIClient().post("/api/auth/token/refresh/", {"refresh": pair["access"]}, format="json")
+    assert resp.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("who", "roles", "name"),
+    [
+        ("admin_user", ["admin"], "Ada Admin"),
+        ("sales", ["sales"], "Sam Santos"),
+        ("nobody", [], "Nora"),
+    ],
+)
+def test_me_lists_roles(api, request, who, roles, name):
+    user = request.getfixturevalue(who)
+    resp = api(user).get("/api/auth/me/")
+    assert resp.status_code == 200
+    assert resp.json()["roles"] == roles
+    assert resp.json()["display_name"] == name
+
+
+def test_superuser_counts_as_admin(api, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password="root-pass-123")
+    assert api(root).get("/api/auth/me/").json()["roles"] == ["admin"]
+
+
+def test_several_roles_are_all_listed(api, cashier):
+    from django.contrib.auth.models import Group
+
+    cashier.groups.add(Group.objects.get(name="sales"))
+    assert api(cashier).get("/api/auth/me/").json()["roles"] == ["cashier", "sales"]
+
+
+def test_inactive_user_cannot_log_in_and_their_tokens_stop_working(api, refresh_token, inactive):
+    assert login("ines").status_code == 401
+    assert api(inactive).get("/api/auth/me/").status_code == 401
+    assert api(inactive).get("/api/transactions/").status_code == 401
+    resp = APIClient().post(
+        "/api/auth/token/refresh/", {"refresh": str(refresh_token(inactive))}, format="json"
+    )
+    assert resp.status_code == 401
+
+
+def test_deactivating_a_user_revokes_their_live_token_at_once(api, cashier):
+    client = api(cashier)
+    assert client.get("/api/transactions/").status_code == 200
+    cashier.is_active = False
+    cashier.save()
+    assert client.get("/api/transactions/").status_code == 401
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer not-a-jwt", "Token abc", "Basic eDp5"])
+def test_missing_or_malformed_credentials_are_401(db, header):
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    resp = client.get("/api/transactions/")
+    assert resp.status_code == 401
+    assert "detail" in resp.json()
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_user_without_role_gets_403_explaining_why(api, nobody):
+    resp = api(nobody).get("/api/transactions/")
+    assert resp.status_code == 403
+    assert "no role" in resp.json()["detail"]

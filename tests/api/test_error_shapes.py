@@ -1,0 +1,67 @@
+"""The domain's exceptions answer in DRF's shapes, whichever service raises them."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from rest_framework.test import APIRequestFactory
+
+from escashop.api_errors import exception_handler
+from transactions.exceptions import DomainConflict
+
+
+def handle(exc):
+    request = APIRequestFactory().get("/")
+    return exception_handler(exc, {"request": request, "view": None})
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "body"),
+    [
+        (ValidationError({"amount": ["Too much."]}), 400, {"amount": ["Too much."]}),
+        (
+            ValidationError("Whole request is wrong."),
+            400,
+            {"non_field_errors": ["Whole request is wrong."]},
+        ),
+        (
+            ValidationError({"__all__": ["Both fields clash."]}),
+            400,
+            {"non_field_errors": ["Both fields clash."]},
+        ),
+        (
+            ValidationError({"amount": ["A.", "B."], "payment_mode": ["C."]}),
+            400,
+            {"amount": ["A.", "B."], "payment_mode": ["C."]},
+        ),
+        (
+            PermissionDenied("Only admins void payments."),
+            403,
+            {"detail": "Only admins void payments."},
+        ),
+        (DomainConflict("Has settlements."), 409, {"detail": "Has settlements."}),
+    ],
+)
+def test_domain_exceptions_become_drf_responses(exc, status, body):
+    response = handle(exc)
+    assert response.status_code == status
+    assert response.data == body
+
+
+def test_unexpected_exceptions_are_left_to_django(db):
+    assert handle(RuntimeError("bug")) is None  # a 500, logged, never dressed up as 4xx
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/nothing-here/", "/api/transactions/abc/settlements/"])
+def test_unknown_api_urls_are_json_404(client, path):
+    resp = client.get(path)
+    assert resp.status_code == 404
+    assert resp.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_a_missing_trailing_slash_still_redirects(client):
+    resp = client.get("/api/transactions")
+    assert resp.status_code == 301
+    assert resp.headers["Location"] == "/api/transactions/"

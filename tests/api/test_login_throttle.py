@@ -1,0 +1,144 @@
+"""Login throttling: failed attempts per username, all attempts per client address; 429 with
+Retry-After; counts shared by every daphne process through the cache (Redis)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from escashop.auth_api import LoginAddressThrottle, LoginFailureThrottle
+from tests.api.conftest import CONFIGURED_CACHES
+
+pytestmark = pytest.mark.django_db
+
+
+def login(username: str, password: str, address: str = "10.0.0.1", **headers):
+    return APIClient(REMOTE_ADDR=address, **headers).post(
+        "/api/auth/token/", {"username": username, "password": password}, format="json"
+    )
+
+
+def fail(username: str, times: int, address: str = "10.0.0.1") -> None:
+    for _ in range(times):
+        assert login(username, "wrong", address).status_code == 401
+
+
+def assert_throttled(resp) -> int:
+    assert resp.status_code == 429
+    assert "throttled" in resp.json()["detail"]
+    wait = int(resp.headers["Retry-After"])
+    assert 0 < wait <= 60
+    return wait
+
+
+def test_ten_failures_lock_the_username_even_for_the_right_password(cashier, cashier2):
+    fail("carla", 10)
+    assert_throttled(login("carla", "carla-pass-123"))
+    # From another address too: the lock is on the account, not the client.
+    assert_throttled(login("carla", "carla-pass-123", address="10.9.9.9"))
+    # Another account is untouched.
+    assert login("carlo", "carlo-pass-123").status_code == 200
+
+
+def test_unknown_usernames_are_throttled_like_real_ones(db):
+    fail("no-such-user", 10)
+    assert_throttled(login("no-such-user", "x"))
+
+
+def test_successes_do_not_count_and_clear_the_failures(cashier):
+    for _ in range(15):
+        assert login("carla", "carla-pass-123").status_code == 200
+    fail("carla", 9)
+    assert login("carla", "carla-pass-123").status_code == 200
+    fail("carla", 9)
+    assert login("carla", "carla-pass-123").status_code == 200
+
+
+def test_the_lock_lifts_after_a_minute(cashier, monkeypatch):
+    now = [1_000_000.0]
+    monkeypatch.setattr(LoginFailureThrottle, "timer", lambda self: now[0])
+    fail("carla", 10)
+    wait = assert_throttled(login("carla", "carla-pass-123"))
+    assert wait == 60
+    now[0] += 30
+    assert assert_throttled(login("carla", "carla-pass-123")) == 30
+    now[0] += 31
+    assert login("carla", "carla-pass-123").status_code == 200
+
+
+def test_per_address_limit_counts_every_attempt(settings, cashier, cashier2):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login_username": "10/min", "login_address": "5/min"},
+    }
+    for i in range(5):
+        who = ("carla", "carlo")[i % 2]
+        assert login(who, f"{who}-pass-123", address="10.0.0.7").status_code == 200
+    assert_throttled(login("carla", "carla-pass-123", address="10.0.0.7"))
+    # A forged X-Forwarded-For does not make a new client (no proxy is configured)...
+    forged = login("carla", "carla-pass-123", address="10.0.0.7", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert_throttled(forged)
+    # ...while another address is a new client.
+    assert login("carla", "carla-pass-123", address="10.0.0.8").status_code == 200
+
+
+def test_behind_a_proxy_the_forwarded_address_is_the_client(settings, cashier):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "NUM_PROXIES": 1,
+        "DEFAULT_THROTTLE_RATES": {"login_username": "10/min", "login_address": "2/min"},
+    }
+    proxy = "10.0.0.1"
+    for _ in range(2):
+        resp = login("carla", "carla-pass-123", proxy, HTTP_X_FORWARDED_FOR="203.0.113.5")
+        assert resp.status_code == 200
+    assert_throttled(login("carla", "carla-pass-123", proxy, HTTP_X_FORWARDED_FOR="203.0.113.5"))
+    assert (
+        login("carla", "carla-pass-123", proxy, HTTP_X_FORWARDED_FOR="203.0.113.6").status_code
+        == 200
+    )
+
+
+def test_throttle_classes_read_rates_from_settings(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login_username": "3/hour", "login_address": "7/day"},
+    }
+    assert (LoginFailureThrottle().num_requests, LoginFailureThrottle().duration) == (3, 3600)
+    assert (LoginAddressThrottle().num_requests, LoginAddressThrottle().duration) == (7, 86400)
+
+
+def _http_login(base_url: str, username: str, password: str) -> int:
+    request = urllib.request.Request(
+        f"{base_url}/api/auth/token/",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_failures_counted_by_one_process_lock_the_account_in_another(daphne_server, settings):
+    """Failures made against the daphne subprocess lock the account for this test process:
+    both count in the same Redis cache."""
+    settings.CACHES = CONFIGURED_CACHES
+    assert "Redis" in settings.CACHES["default"]["BACKEND"]
+    username = f"throttle-{uuid.uuid4().hex[:12]}"  # fresh counts, whatever Redis holds
+    User.objects.create_user(username, password="right-pass-123")
+    for _ in range(10):
+        assert _http_login(daphne_server.base_url, username, "wrong") == 401
+    assert_throttled(login(username, "right-pass-123"))
+    # And the server, which counted them, refuses the right password too.
+    assert _http_login(daphne_server.base_url, username, "right-pass-123") == 429

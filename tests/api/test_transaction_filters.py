@@ -1,0 +1,157 @@
+"""Transaction list: filters, ordering, capped pagination; filters never widen visibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from payments.services import settlement_record
+from transactions.services import customer_create
+
+pytestmark = pytest.mark.django_db
+
+
+def local(day: int, hour: int = 12) -> dt.datetime:
+    return timezone.make_aware(dt.datetime(2026, 3, day, hour))
+
+
+@pytest.fixture
+def txns(make_transaction, cashier, cashier2, sales, sales2):
+    other = customer_create(name="Maria Clara", contact_number="0918 000 0000")
+    made = {
+        "a": make_transaction("100.00", or_number="OR-A", transaction_date=local(1, 0)),
+        "b": make_transaction("300.00", or_number="OR-B", transaction_date=local(2)),
+        "c": make_transaction(
+            "200.00", or_number="OR-C", transaction_date=local(3, 23), customer=other
+        ),
+        "d": make_transaction(
+            "400.00", or_number="or-d", transaction_date=local(4), created_by=sales2
+        ),
+    }
+    settlement_record(
+        transaction=made["b"], amount="100.00", payment_mode="cash", recorded_by=cashier
+    )
+    settlement_record(
+        transaction=made["c"], amount="200.00", payment_mode="cash", recorded_by=cashier2
+    )
+    made["other_customer"] = other
+    return made
+
+
+def listed(client, query: str = "") -> list[str]:
+    resp = client.get(f"/api/transactions/{query}")
+    assert resp.status_code == 200, resp.json()
+    return [row["or_number"] for row in resp.json()["results"]]
+
+
+def test_default_order_is_newest_first(api, admin_user, txns):
+    assert listed(api(admin_user)) == ["or-d", "OR-C", "OR-B", "OR-A"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?payment_status=unpaid", ["or-d", "OR-A"]),
+        ("?payment_status=partial&payment_status=paid", ["OR-C", "OR-B"]),
+        ("?or_number=or-b", ["OR-B"]),
+        ("?or_number=OR-D", ["or-d"]),
+        ("?unassigned=true", ["or-d", "OR-A"]),
+        ("?unassigned=false", ["OR-C", "OR-B"]),
+        ("?transaction_date_after=2026-03-02&transaction_date_before=2026-03-03", ["OR-C", "OR-B"]),
+        ("?transaction_date_before=2026-03-01", ["OR-A"]),
+        ("?transaction_date_after=2026-03-04", ["or-d"]),
+        ("?ordering=amount", ["OR-A", "OR-C", "OR-B", "or-d"]),
+        ("?ordering=-balance_amount,or_number", ["or-d", "OR-B", "OR-A", "OR-C"]),
+        ("?ordering=transaction_date", ["OR-A", "OR-B", "OR-C", "or-d"]),
+    ],
+)
+def test_filters_and_ordering(api, admin_user, txns, query, expected):
+    assert listed(api(admin_user), query) == expected
+
+
+def test_filters_by_people_and_customer(api, admin_user, sales2, cashier, cashier2, txns):
+    client = api(admin_user)
+    assert listed(client, f"?sales_agent={sales2.pk}") == ["or-d"]
+    assert listed(client, f"?cashier={cashier.pk}") == ["OR-B"]
+    assert listed(client, f"?cashier={cashier2.pk}") == ["OR-C"]
+    assert listed(client, f"?customer={txns['other_customer'].pk}") == ["OR-C"]
+
+
+def test_filters_only_narrow_what_the_caller_may_see(api, sales, sales2, cashier, txns):
+    assert listed(api(sales), f"?sales_agent={sales2.pk}") == []
+    # carla sees hers (OR-B) and the unassigned queue (OR-A, or-d), never carlo's OR-C.
+    assert listed(api(cashier)) == ["or-d", "OR-B", "OR-A"]
+    assert listed(api(cashier), "?payment_status=paid") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("?payment_status=overdue", "payment_status"),
+        ("?customer=abc", "customer"),
+        ("?customer=1.5", "customer"),
+        ("?transaction_date_after=yesterday", "transaction_date"),
+        ("?ordering=password", "ordering"),
+    ],
+)
+def test_bad_filter_values_are_400_naming_the_parameter(api, admin_user, txns, query, field):
+    resp = api(admin_user).get(f"/api/transactions/{query}")
+    assert resp.status_code == 400
+    assert field in resp.json()
+
+
+def test_pagination_and_its_cap(api, admin_user, make_transaction):
+    for i in range(5):
+        make_transaction(f"{i + 1}.00")
+    client = api(admin_user)
+    page = client.get("/api/transactions/?page_size=2&ordering=amount").json()
+    assert page["count"] == 5
+    assert [r["amount"] for r in page["results"]] == ["1.00", "2.00"]
+    assert "page=2" in page["next"]
+    last = client.get("/api/transactions/?page_size=2&page=3&ordering=amount").json()
+    assert [r["amount"] for r in last["results"]] == ["5.00"]
+    assert client.get("/api/transactions/?page_size=2&page=4").status_code == 404
+
+
+def test_page_size_is_capped_at_200(api, admin_user, customer, sales):
+    from transactions.models import Transaction
+
+    now = timezone.now()
+    Transaction.objects.bulk_create(
+        Transaction(
+            customer=customer,
+            or_number=f"BULK-{i}",
+            amount="1.00",
+            balance_amount="1.00",
+            sales_agent=sales,
+            transaction_date=now,
+        )
+        for i in range(205)
+    )
+    page = api(admin_user).get("/api/transactions/?page_size=1000").json()
+    assert page["count"] == 205
+    assert len(page["results"]) == 200
+
+
+def test_equal_sort_keys_do_not_shuffle_between_pages(api, admin_user, make_transaction):
+    made = [make_transaction("7.00").pk for _ in range(6)]
+    client = api(admin_user)
+    seen = []
+    for page in (1, 2, 3):
+        resp = client.get(f"/api/transactions/?ordering=amount&page_size=2&page={page}")
+        seen += [row["id"] for row in resp.json()["results"]]
+    assert seen == sorted(made)
+
+
+def test_list_query_count_does_not_grow_with_rows(
+    api, admin_user, cashier, make_transaction, django_assert_max_num_queries
+):
+    for _ in range(30):
+        txn = make_transaction("10.00")
+        settlement_record(transaction=txn, amount="1.00", payment_mode="cash", recorded_by=cashier)
+    client = api(admin_user)
+    with django_assert_max_num_queries(6):
+        resp = client.get("/api/transactions/")
+    assert len(resp.json()["results"]) == 30

@@ -1,0 +1,91 @@
+"""Query filters for the customer and transaction lists (django-filter).
+
+They narrow what the visibility policy already allows; they never widen it.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django_filters.constants import EMPTY_VALUES
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from .choices import PaymentStatus
+from .models import Customer, Transaction
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search", label="Search name, contact number and email (case-insensitive)."
+    )
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(contact_number__icontains=value)
+            | Q(email__icontains=value)
+        )
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Ordering with ``id`` as the last key, so equal values never shuffle between pages."""
+
+    def filter(self, qs: QuerySet, value):
+        if value in EMPTY_VALUES:
+            return qs  # the model's default ordering (-transaction_date, -id) is stable
+        ordering = [self.get_ordering_value(param) for param in value]
+        return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """A whole-number id (NumberFilter alone would take 1.5 and match id 1)."""
+
+    field_class = forms.IntegerField
+
+
+class TransactionFilter(django_filters.FilterSet):
+    payment_status = django_filters.MultipleChoiceFilter(
+        choices=PaymentStatus.choices,
+        help_text="One or more statuses (repeat the parameter: unpaid, partial, paid).",
+    )
+    customer = IdFilter(field_name="customer_id", help_text="Customer id.")
+    or_number = django_filters.CharFilter(
+        lookup_expr="iexact", help_text="Official-receipt number (case-insensitive)."
+    )
+    sales_agent = IdFilter(field_name="sales_agent_id", help_text="User id.")
+    cashier = IdFilter(field_name="cashier_id", help_text="User id.")
+    unassigned = django_filters.BooleanFilter(
+        field_name="cashier", lookup_expr="isnull", help_text="true: only those with no cashier."
+    )
+    transaction_date = django_filters.DateFromToRangeFilter(
+        help_text=(
+            "Local dates, both ends included: transaction_date_after=2026-01-01 and/or "
+            "transaction_date_before=2026-01-31."
+        )
+    )
+    ordering = StableOrderingFilter(
+        fields=(
+            "transaction_date",
+            "amount",
+            "paid_amount",
+            "balance_amount",
+            "or_number",
+            "created_at",
+            "updated_at",
+        ),
+        help_text="Sort key, '-' for descending (default: -transaction_date).",
+    )
+
+    class Meta:
+        model = Transaction
+        fields: list[str] = []
