@@ -53,3 +53,9 @@ def test_check_deploy_is_clean_with_https_on():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_unknown_channel_layer_flavour_fails_loudly():
+    result = _manage("check", DJANGO_DEBUG="1", ESCASHOP_CHANNEL_LAYER="fastest")
+    assert result.returncode != 0
+    assert "ESCASHOP_CHANNEL_LAYER" in result.stderr
