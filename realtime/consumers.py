@@ -39,7 +39,7 @@ from .protocol import (
     frame_too_big,
     parse_request,
 )
-from .selectors import payment_event_last_id, payment_log_pruned_through
+from .selectors import payment_log_pruned_through, payment_log_tail
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 NO_ORM_HANDLERS = frozenset({"payment_event", "websocket_receive"})
 
 
-def _subscribe_facts() -> tuple[int, int]:
-    return payment_event_last_id(), payment_log_pruned_through()
+def _subscribe_facts() -> tuple[int, list[int], int]:
+    last, in_flight = payment_log_tail()
+    return last, in_flight, payment_log_pruned_through()
 
 
 def _main_role(roles: frozenset[Role]) -> str:
@@ -244,7 +245,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         # Join before reading the log: whatever commits after the read arrives live.
         if not self._joined:
             await self._join_groups()
-        last_event_id, pruned_through = await db_read(_subscribe_facts)()
+        last_event_id, in_flight, pruned_through = await db_read(_subscribe_facts)()
         if since is not None and (since < pruned_through or since > last_event_id):
             # Events after ``since`` were pruned (or the log is not the one the client knew).
             self.delivery.unsubscribe(topic)
@@ -257,9 +258,13 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             )
 
         await self.delivery.subscribe(
-            topic=topic, since=since, last_event_id=last_event_id, on_subscribed=subscribed
+            topic=topic,
+            since=since,
+            last_event_id=last_event_id,
+            in_flight=in_flight,
+            on_subscribed=subscribed,
         )
-        catchup_hub().register(self.delivery, covered=last_event_id)
+        catchup_hub().register(self.delivery, covered=last_event_id, in_flight=in_flight)
 
     # -- frames to the client --------------------------------------------------------------
     async def _send_text(self, text: str) -> None:

@@ -38,7 +38,6 @@ from transactions.selectors import Audience
 from .metrics import DELIVERY_LAG, FRAMES_SENT
 from .models import PaymentEvent
 from .selectors import (
-    payment_event_last_id,
     payment_events_for_catchup,
     payment_events_gap,
     payment_events_replay,
@@ -192,11 +191,18 @@ class ConnectionDelivery:
         try:
             while self._queue and not self.closed:
                 batch, settled = self._queue.popleft()
+                caught_up = False
                 async with self.lock:
                     for env in batch:
                         if self._wants(env):
                             await self._send(env, _SENT_CATCHUP)
+                            caught_up = True
                     self._advance(settled)
+                if caught_up and self.layer is not None:
+                    # The live path missed it: perhaps Redis restarted and forgot this
+                    # socket's groups (RedisChannelLayer keeps them in Redis). Join again;
+                    # the hub does it, and it is harmless when they were still there.
+                    self.layer.mark_all_pending()
         except Exception:
             logger.exception("catch-up delivery failed for user %s", self.user.pk)
 
@@ -213,15 +219,30 @@ class ConnectionDelivery:
 
     # -- subscribe / unsubscribe ----------------------------------------------------------
     async def subscribe(
-        self, *, topic: str, since: int | None, last_event_id: int, on_subscribed
+        self,
+        *,
+        topic: str,
+        since: int | None,
+        last_event_id: int,
+        in_flight: list[int],
+        on_subscribed,
     ) -> None:
         """Start a topic at ``since`` (replaying what was missed) or at ``last_event_id``.
 
-        Holds the lock throughout, so live and catch-up frames of the topic wait until the
-        ``subscribed`` frame and the replay are out; they are then deduplicated.
+        Without ``since``, events up to ``last_event_id`` are history, except the ids still
+        in flight (``in_flight``): those commit after the subscription and are sent when they
+        do. Holds the lock throughout, so live and catch-up frames of the topic wait until
+        the ``subscribed`` frame and the replay are out; they are then deduplicated.
         """
         async with self.lock:
-            state = TopicState(floor=last_event_id if since is None else since)
+            if since is None:
+                floor = (min(in_flight) - 1) if in_flight else last_event_id
+                pending = set(in_flight)
+                history = range(floor + 1, last_event_id + 1)
+                self.handled.update(i for i in history if i not in pending)
+            else:
+                floor = since
+            state = TopicState(floor=floor)
             self.topics[topic] = state
             await on_subscribed()
             if since is not None:
@@ -261,14 +282,31 @@ class CatchupHub:
         self.task: asyncio.Task | None = None
         self.membership_refreshed = time.monotonic()
 
-    def register(self, conn: ConnectionDelivery, *, covered: int) -> None:
-        """Start offering to ``conn``, which has read the log up to ``covered`` itself.
+    def register(
+        self, conn: ConnectionDelivery, *, covered: int, in_flight: list[int] = ()
+    ) -> None:
+        """Start offering to ``conn``, which has read the log up to ``covered`` itself, apart
+        from the ids ``in_flight`` then (not committed yet).
 
-        The hub may already be past ``covered`` (it lags up to a tick): its next round
-        re-reads from there, so an event this connection missed live is still offered.
+        The hub may already be past those (it lags up to a tick): its next round re-reads
+        from there, so an event this connection missed live is still offered.
         """
         self.connections.add(conn)
-        self.rescan_from = covered if self.rescan_from is None else min(self.rescan_from, covered)
+        if self.max_seen is None:
+            # Start from what the connection read, not from a fresh MAX(id): ids below that
+            # may still be uncommitted, and the hub must not declare them settled.
+            self.max_seen = covered
+            now = time.monotonic()
+            self.holes.update(dict.fromkeys(in_flight, now))
+            self.settled = (min(self.holes) - 1) if self.holes else covered
+            self._start()
+            return
+        start = (min(in_flight) - 1) if in_flight else covered
+        if start < self.max_seen:
+            self.rescan_from = start if self.rescan_from is None else min(self.rescan_from, start)
+        self._start()
+
+    def _start(self) -> None:
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
 
@@ -293,9 +331,6 @@ class CatchupHub:
 
     async def tick(self) -> None:
         """One catch-up round: one query, then offers (and layer healing) in memory."""
-        if self.max_seen is None:
-            self.max_seen = await db_read(payment_event_last_id)()
-            self.settled = self.max_seen
         after = self.max_seen if self.rescan_from is None else min(self.rescan_from, self.max_seen)
         self.rescan_from = None
         for _round in range(20):  # bounded: at most 20 pages per tick

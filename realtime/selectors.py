@@ -88,3 +88,20 @@ def payment_log_pruned_through() -> int:
 def payment_log_covers(since: int) -> bool:
     """Whether every event with ``id > since`` is still in the log (else: resync)."""
     return since >= payment_log_pruned_through()
+
+
+#: How far below the newest id a subscription looks for writes still in flight.
+TAIL_WINDOW = 200
+
+
+def payment_log_tail(*, window: int = TAIL_WINDOW) -> tuple[int, list[int]]:
+    """The newest event id (never below what was pruned) and the ids just below it that are
+    not in the log: writes still in flight (ids are taken before commit) or rolled back.
+
+    A subscription must not treat those as "before it": they may commit a moment later.
+    """
+    pruned = payment_log_pruned_through()
+    last = max(payment_event_last_id(), pruned)
+    low = max(last - window, pruned)
+    present = set(PaymentEvent.objects.filter(id__gt=low).values_list("id", flat=True))
+    return last, [i for i in range(low + 1, last + 1) if i not in present]

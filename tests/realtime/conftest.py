@@ -24,7 +24,7 @@ from realtime.routing import websocket_application
 def _in_memory_layer(request, settings):
     """Unit tests run on the in-memory layer (one process) whatever REDIS_URL says, and
     with a fast catch-up so tests of it stay short."""
-    if request.node.get_closest_marker("integration") is None:
+    if "daphne_server" not in request.fixturenames:
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.ESCASHOP_CATCHUP_SECONDS = 0.2
 
