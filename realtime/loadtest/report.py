@@ -32,6 +32,8 @@ class Report:
     #: CPU time of the load generator itself while writing and draining (it shares the box).
     generator_cpu_seconds: float = 0.0
     measured_seconds: float = 0.0  # writing plus draining: the span the CPU figures cover
+    #: Server CPU (% of one core) while the connections were held idle (``--hold``).
+    idle_cpu_percent: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,7 @@ class Report:
                 self.after_connect.rss_bytes / 2**20 if self.after_connect else math.nan
             ),
             "server_cpu_us_per_frame": self.cpu_us_per_frame,
+            "server_idle_cpu_percent": self.idle_cpu_percent,
             "generator_cpu_percent": 100
             * self.generator_cpu_seconds
             / max(self.measured_seconds, 1e-9),
@@ -129,6 +132,12 @@ class Report:
                 "server CPU",
                 f"{d['server_cpu_us_per_frame']:.0f} µs per delivered frame "
                 f"(= {d['server_cpu_us_per_frame']:.0f} ms per 1,000 frames)",
+            ),
+            (
+                "server CPU idle",
+                "not measured (no --hold)"
+                if self.idle_cpu_percent is None
+                else f"{self.idle_cpu_percent:.1f}% of one core while the connections were idle",
             ),
             (
                 "load generator",

@@ -181,7 +181,7 @@ class Runner:
     def check_invariants(self) -> list[str]:
         """Each transaction's paid amount is the warm-up plus every settlement that succeeded."""
         cfg = self.config
-        api = ApiSession(cfg.base_url, token=self.tokens[cfg.writer])
+        api = ApiSession(cfg.write_urls[0], token=self.tokens[cfg.writer])
         problems = []
         for txn_id in self.transaction_ids:
             txn = api.transaction_get(txn_id)
@@ -225,9 +225,13 @@ class Runner:
         self.log(f"{connected}/{cfg.clients} clients subscribed in {connect_seconds:.1f}s")
         await asyncio.sleep(1.0)  # let the server settle before sampling its memory
         after_connect = proc_sample(cfg.server_pids)
+        idle_cpu_percent = None
         if cfg.hold > 0:
             self.log(f"holding {connected} idle connections for {cfg.hold:g}s")
             await asyncio.sleep(cfg.hold)
+            held = proc_sample(cfg.server_pids)
+            if held is not None:
+                idle_cpu_percent = 100 * (held.cpu_seconds - after_connect.cpu_seconds) / cfg.hold
         cpu_start = proc_sample(cfg.server_pids)
         own_start = proc_sample([os.getpid()])
         measure_started = time.monotonic()
@@ -244,6 +248,10 @@ class Runner:
         failures = Counter(
             w.error or f"closed with {w.close_code}" for w in watchers if not w.connected
         )
+        # Count now, in the window the CPU figures cover: frames that straggle in during the
+        # invariant check below are late, and count as lost.
+        delivered = delivery(self.sent_at, (w.arrivals for w in watchers))
+        out_of_order = sum(w.out_of_order for w in watchers)
         if writing:
             problems = await asyncio.to_thread(self.check_invariants)
         for w in watchers:
@@ -259,8 +267,8 @@ class Runner:
             settlements_ok=len(self.sent_at),
             write_errors=dict(self.write_errors),
             first_errors=list(self.first_errors),
-            delivery=delivery(self.sent_at, (w.arrivals for w in watchers)),
-            out_of_order=sum(w.out_of_order for w in watchers),
+            delivery=delivered,
+            out_of_order=out_of_order,
             baseline=baseline,
             after_connect=after_connect,
             cpu_start=cpu_start,
@@ -268,4 +276,5 @@ class Runner:
             invariant_problems=problems,
             generator_cpu_seconds=own_cpu,
             measured_seconds=measured_seconds,
+            idle_cpu_percent=idle_cpu_percent,
         )

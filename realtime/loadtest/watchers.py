@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 EVENT_FRAME = "payment_status_updated"
 
@@ -61,7 +61,9 @@ class Watcher:
                     self.record_frame(message, time.monotonic())
         except ConnectionClosed as exc:
             self.close_code = exc.rcvd.code if exc.rcvd else None
-        except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
+            if exc.rcvd is None:
+                self.error = "connection closed without a close frame"
+        except (OSError, TimeoutError, ValueError, RuntimeError, WebSocketException) as exc:
             self.error = f"{type(exc).__name__}: {exc}"[:200]
         finally:
             self.connected = False

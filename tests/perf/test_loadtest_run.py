@@ -1,0 +1,44 @@
+"""A short ``manage.py loadtest`` against a real daphne: every frame arrives exactly once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import global_settings
+from django.core.management import call_command
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_short_loadtest_loses_and_duplicates_nothing(daphne_server, settings, tmp_path, capsys):
+    # The daphne subprocess verifies passwords with the default hashers, not the suite's MD5.
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    out = tmp_path / "result.json"
+    call_command(
+        "loadtest",
+        "--base-url", daphne_server.base_url,
+        "--create-users",
+        "--client-role", "admin",
+        "--clients", "4",
+        "--transactions", "5",
+        "--rate", "20",
+        "--settlements", "30",
+        "--in-flight", "4",
+        "--drain", "10",
+        "--server-pid", str(daphne_server.proc.pid),
+        "--json", str(out),
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["settlements_ok"] == 30
+    assert result["write_errors"] == {}
+    assert result["frames_expected"] == 30 * 4
+    assert result["frames_delivered"] == 30 * 4
+    assert result["lost"] == 0
+    assert result["duplicated"] == 0
+    assert result["out_of_order"] == 0
+    assert result["still_connected"] == 4
+    assert result["invariant_problems"] == []
+    assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["max"] < 10_000
+    assert result["server_cpu_us_per_frame"] > 0
+    assert "lost / duplicated" in capsys.readouterr().out
