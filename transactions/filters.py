@@ -62,6 +62,10 @@ class TransactionFilter(django_filters.FilterSet):
     or_number = django_filters.CharFilter(
         lookup_expr="iexact", help_text="Official-receipt number (case-insensitive)."
     )
+    search = django_filters.CharFilter(
+        method="search_text",
+        help_text="Part of the OR number or of the customer's name (case-insensitive).",
+    )
     sales_agent = IdFilter(field_name="sales_agent_id", help_text="User id.")
     cashier = IdFilter(field_name="cashier_id", help_text="User id.")
     unassigned = django_filters.BooleanFilter(
@@ -89,3 +93,12 @@ class TransactionFilter(django_filters.FilterSet):
     class Meta:
         model = Transaction
         fields: list[str] = []
+
+    def search_text(
+        self, queryset: QuerySet[Transaction], name: str, value: str
+    ) -> QuerySet[Transaction]:
+        """The shop page's search box: one text matched against OR number and customer."""
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(or_number__icontains=value) | Q(customer__name__icontains=value))

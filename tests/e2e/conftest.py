@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
+from django.db import connections
 
-from .helpers import off_loop, server_password_set
+from .helpers import off_loop, server_password_set, session_script
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -43,6 +44,10 @@ def browser(monkeypatch):
             yield chromium
         finally:
             chromium.close()
+            # ORM reads in the test body ran while Playwright's loop counted as running, so
+            # Django gave them their own connection (its connections are context-local):
+            # close it here, or the test database cannot be dropped at the end of the run.
+            connections.close_all()
 
 
 @dataclass
@@ -71,22 +76,35 @@ class ShopPage:
 
 @pytest.fixture
 def open_shop(browser, daphne_server):
-    """``open_shop(user)``: a new browser context, logged in as ``user``, live and loaded."""
+    """``open_shop(user)``: a new browser context, logged in as ``user``, live and loaded.
+
+    ``via_form=True`` logs in through the page's form (username and password); otherwise the
+    tab starts with a token pair in sessionStorage, as after an earlier login in the same
+    tab (a password check costs a second of PBKDF2 on the server, and most tests are not
+    about logging in).
+    """
     contexts = []
 
-    def open_(user, *, password: str | None = None, viewport=(1280, 800)) -> ShopPage:
-        password = password or f"{user.username}-pass-123"
-        off_loop(server_password_set, user, password)
+    def open_(
+        user, *, via_form: bool = False, password: str | None = None, viewport=(1280, 800)
+    ) -> ShopPage:
         context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         context.set_default_timeout(PAGE_TIMEOUT_MS)
         contexts.append(context)
+        if not via_form:
+            context.add_init_script(script=session_script(user))
         page = context.new_page()
         shop = ShopPage(page=page)
         page.on("pageerror", lambda exc: shop.errors.append(str(exc)))
-        page.goto(f"{daphne_server.base_url}/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
+        if via_form:
+            password = password or f"{user.username}-pass-123"
+            off_loop(server_password_set, user, password)
+            page.goto(f"{daphne_server.base_url}/")
+            page.get_by_label("Username").fill(user.username)
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Log in").click()
+        else:
+            page.goto(f"{daphne_server.base_url}/")
         page.wait_for_function(
             "() => !document.getElementById('shop-view').hidden"
             " || !document.getElementById('login-error').hidden"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 from django.db import connections
+from rest_framework_simplejwt.tokens import RefreshToken
 
 
 def off_loop(fn, /, *args, **kwargs):
@@ -46,3 +48,21 @@ def server_password_set(user: User, password: str) -> None:
     """
     encoded = PBKDF2PasswordHasher().encode(password, "e2esalt1234", iterations=1000)
     User.objects.filter(pk=user.pk).update(password=encoded)
+
+
+def session_script(user: User) -> str:
+    """An init script that puts a fresh token pair for ``user`` where the page keeps it
+    (sessionStorage "escashop.session", see escashop/static/shop/api.js), unless a session
+    is already there (so a reload keeps what the page stored)."""
+    refresh = RefreshToken.for_user(user)
+    access = refresh.access_token
+    lifetime_ms = int((access["exp"] - access["iat"]) * 1000)
+    tokens = json.dumps({"access": str(access), "refresh": str(refresh)})
+    return f"""
+      if (!sessionStorage.getItem("escashop.session")) {{
+        const tokens = {tokens};
+        sessionStorage.setItem("escashop.session", JSON.stringify({{
+          ...tokens, expiresAt: Date.now() + {lifetime_ms}, lifetimeMs: {lifetime_ms},
+        }}));
+      }}
+    """

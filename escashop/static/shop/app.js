@@ -70,6 +70,10 @@ function showLogin(message = "") {
   shop.socket = null;
   shop.me = null;
   shop.roles = new Set();
+  shop.loadSeq += 1; // a list request still in flight must not draw for the next user
+  shop.buffered = [];
+  table.replaceAll([]);
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("shop-view").hidden = true;
   $("login-view").hidden = false;
   $("whoami").hidden = true;
@@ -115,8 +119,8 @@ async function enterShop() {
   try {
     me = await api.request("GET", "/auth/me/");
   } catch (err) {
-    if (err.status === 401) api.clear();
-    showLogin(err.status === 401 ? "" : err.message);
+    // A refused refresh token already ended the session (and said so on the login form).
+    if (api.session) showLogin(err.message);
     return;
   }
   shop.me = me;

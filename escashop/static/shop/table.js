@@ -116,7 +116,8 @@ export class TransactionsTable {
         paid_amount: frameData.paid_amount,
         balance_amount: frameData.balance_amount,
         payment_status: frameData.payment_status,
-        cashier: frameData.cashier_id ?? existing.data.cashier,
+        // Who handles it is left to the transaction_updated frame that always follows, so
+        // the page can notice a reassignment there (and ask whether it may still see it).
       },
       { insert: false },
     );
@@ -167,7 +168,11 @@ export class TransactionsTable {
     fill.className = "progress-fill";
     fill.style.width = `${percent.toFixed(2)}%`;
     bar.append(fill);
-    status.append(badge, bar);
+    const pct = document.createElement("span");
+    pct.className = "pct";
+    pct.setAttribute("aria-hidden", "true"); // the progress bar announces it
+    pct.textContent = `${Math.floor(percent)}%`;
+    status.append(badge, pct, bar);
     const actions = cell("c-actions");
     for (const { action, label, title } of this.actionsFor(data)) {
       const button = document.createElement("button");

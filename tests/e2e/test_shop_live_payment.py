@@ -1,0 +1,93 @@
+"""A cashier records a payment on the page; the sales agent's page shows it live, within a
+second and without a reload; another sales agent's page never shows that transaction."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from payments.models import PaymentSettlement
+
+from .helpers import off_loop
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+WATCH_ROW = """or => {
+  const mark = () => {
+    const row = document.querySelector(`#transactions tr[data-or="${or}"]`);
+    if (row && row.dataset.status === 'partial' && !window.__partialAt) {
+      window.__partialAt = Date.now();
+    }
+  };
+  new MutationObserver(mark).observe(document.querySelector('#transactions tbody'),
+    { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+}"""
+
+
+def test_payment_reaches_the_sales_agents_page_live_and_no_one_elses(
+    open_shop, cashier, sales, sales2, make_transaction
+):
+    txn = off_loop(make_transaction, "1500.00", created_by=sales)
+    other = off_loop(make_transaction, "800.00", created_by=sales2)
+
+    agent = open_shop(sales)
+    other_agent = open_shop(sales2)
+    till = open_shop(cashier, via_form=True)
+
+    row = agent.row(txn.or_number)
+    assert row.get_attribute("data-status") == "unpaid"
+    assert row.locator(".c-paid").inner_text() == "0.00"
+    # Before anything happens: each agent sees their own sale only.
+    assert other_agent.row(other.or_number).count() == 1
+    assert other_agent.row(txn.or_number).count() == 0
+    agent.page.evaluate("window.__sameDocument = true")
+    # The agent's page notes (system clock, ms) when the row first shows the new status.
+    agent.page.evaluate(WATCH_ROW, txn.or_number)
+
+    till.row(txn.or_number).get_by_role("button", name="Record payment").click()
+    dialog = till.page.locator("#pay-dialog")
+    dialog.get_by_label("Amount").fill("1000.00")
+    dialog.get_by_label("Payment mode").select_option("gcash")
+    dialog.get_by_label("Notes").fill("first instalment")
+    clicked = time.time()
+    dialog.get_by_role("button", name="Record payment").click()
+
+    agent.page.wait_for_selector(
+        f'#transactions tr[data-or="{txn.or_number}"][data-status="partial"]', timeout=5000
+    )
+    shown_at = agent.page.evaluate("window.__partialAt") / 1000
+    settlement = PaymentSettlement.objects.get(transaction=txn)
+    # From the moment the payment was recorded (paid_at, set just before the commit) to the
+    # moment the agent's page showed it: event, websocket, render. Same machine, same clock.
+    latency = shown_at - settlement.paid_at.timestamp()
+    print(
+        f"recorded-to-shown latency: {latency * 1000:.0f} ms "
+        f"(click-to-shown: {(shown_at - clicked) * 1000:.0f} ms)"
+    )
+    assert 0 <= latency < 1.0
+    assert row.locator(".badge").inner_text() == "Partial"
+    assert row.locator(".c-paid").inner_text() == "1,000.00"
+    assert row.locator(".c-balance").inner_text() == "500.00"
+    assert row.get_by_role("progressbar").get_attribute("aria-valuenow") == "66"
+    assert agent.page.evaluate("window.__sameDocument") is True  # no reload happened
+
+    # The cashier's own page shows it too, and the dialog closed on the server's answer.
+    till.page.wait_for_selector(
+        f'#transactions tr[data-or="{txn.or_number}"][data-status="partial"]'
+    )
+    dialog.wait_for(state="hidden")
+
+    txn.refresh_from_db()
+    assert (str(txn.paid_amount), txn.payment_status, txn.cashier_id) == (
+        "1000.00",
+        "partial",
+        cashier.pk,
+    )
+
+    # The other agent's page had every chance to receive it, and shows nothing of it.
+    time.sleep(0.5)
+    assert other_agent.row(txn.or_number).count() == 0
+    assert txn.or_number not in other_agent.page.content()
+    assert other_agent.row(other.or_number).get_attribute("data-status") == "unpaid"
+    assert agent.errors == other_agent.errors == till.errors == []

@@ -1,0 +1,50 @@
+"""The server dies while the page is open: the indicator says so, the page reconnects with
+backoff when it is back, and a payment recorded in between appears (resume with ``since``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from payments.services import settlement_record
+
+from .helpers import off_loop
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_page_reconnects_after_a_server_crash_and_shows_what_it_missed(
+    open_shop, daphne_server, cashier, sales, make_transaction
+):
+    txn = off_loop(make_transaction, "2000.00", created_by=sales)
+    agent = open_shop(sales)
+    row = agent.row(txn.or_number)
+    assert row.get_attribute("data-status") == "unpaid"
+    agent.page.evaluate("window.__sameDocument = true")
+
+    daphne_server.kill()
+    agent.wait_for_state("reconnecting", timeout_ms=5000)
+
+    # Committed while no server is up: no websocket can have carried it.
+    off_loop(
+        settlement_record,
+        transaction=txn,
+        amount=Decimal("2000.00"),
+        payment_mode="cash",
+        recorded_by=cashier,
+    )
+    assert row.get_attribute("data-status") == "unpaid"
+
+    daphne_server.start()
+    waited = agent.wait_for_state("connected", timeout_ms=30_000)
+    print(f"reconnected {waited:.1f} s after the server was started again")
+
+    agent.page.wait_for_selector(
+        f'#transactions tr[data-or="{txn.or_number}"][data-status="paid"]', timeout=5000
+    )
+    assert row.locator(".c-paid").inner_text() == "2,000.00"
+    assert row.locator(".c-balance").inner_text() == "0.00"
+    assert row.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
+    assert agent.page.evaluate("window.__sameDocument") is True
+    assert agent.errors == []
