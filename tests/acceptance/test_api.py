@@ -161,6 +161,9 @@ def test_settlement_list_and_create(server):
     items = r.json["results"] if isinstance(r.json, dict) else r.json
     assert [x["id"] for x in items] == [s.json["id"]]
     assert items[0]["amount"] == "100.00"
+    # The sales agent sees the settlements of their own sale.
+    r = server.get(f"/api/transactions/{txn['id']}/settlements/", user="acc_sales")
+    assert r.status == 200, r
     r = server.post(
         f"/api/transactions/{txn['id']}/settlements/", {"amount": "1.00"}, user="acc_cashier"
     )

@@ -35,6 +35,11 @@ def test_superuser_counts_as_admin(server):
 
 def test_money_is_a_two_place_string(server):
     txn = server.transaction(amount="1500")
+    assert {
+        "id", "customer", "or_number", "amount", "payment_mode", "sales_agent", "cashier",
+        "paid_amount", "balance_amount", "payment_status", "transaction_date", "created_at",
+        "updated_at",
+    } <= set(txn), sorted(txn)  # fmt: skip
     assert txn["amount"] == "1500.00"
     assert txn["paid_amount"] == "0.00"
     assert txn["balance_amount"] == "1500.00"
@@ -42,6 +47,11 @@ def test_money_is_a_two_place_string(server):
     r = server.settle(txn["id"], "99.5")
     assert r.status == 201, r
     assert r.json["amount"] == "99.50"
+    assert {
+        "id", "transaction", "amount", "payment_mode", "cashier", "paid_at", "notes",
+        "voided_at", "voided_by", "void_reason",
+    } <= set(r.json), sorted(r.json)  # fmt: skip
+    assert r.json["voided_at"] is None and r.json["voided_by"] is None
 
 
 @pytest.mark.parametrize(

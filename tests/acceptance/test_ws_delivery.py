@@ -195,3 +195,44 @@ async def test_websocket_and_polling_serve_the_same_frames(server):
     compact = re.sub(r"\s", "", body)
     for raw in ws_raw:
         assert re.sub(r"\s", "", raw) in compact, raw
+
+
+async def test_reassignment_audience_and_replay_follow_the_policy(server):
+    """The reassignment is seen by the old and the new cashier; what follows only by the new
+    one; a replay with `since` applies the same fixed audience; sales2 never sees any."""
+    users = ["acc_cashier", "acc_cashier2", "acc_sales", "acc_sales2"]
+    watchers = {u: await Watcher(server, u).open() for u in users}
+    mark = watchers["acc_cashier"].last_event_id["payment_status"]
+    txn = server.transaction(user="acc_sales", amount="100.00")
+    tid = txn["id"]
+    server.settle(tid, "10.00", user="acc_cashier")
+    server.patch(f"/api/transactions/{tid}/", {"cashier": server.user_ids["acc_cashier2"]},
+                 user="acc_admin")  # fmt: skip
+    server.settle(tid, "10.00", user="acc_cashier2")
+    server.post(f"/api/settlements/{server.settle(tid, '5.00', user='acc_admin').json['id']}/void/",
+                {"reason": "x"}, user="acc_admin")  # fmt: skip
+    await watchers["acc_sales"].wait_for(
+        lambda f: f["type"] == "payment_status_updated" and f["data"].get("transactionId") == tid
+        and f["data"]["settlement"]["voided"])  # fmt: skip
+    for w in watchers.values():
+        await w.drain(quiet=0.3, limit=3)
+    live = {u: [f["event_id"] for f in w.about(tid)] for u, w in watchers.items()}
+    everything = live["acc_sales"]
+    assert len(everything) == 1 + 2 + 1 + 2 + 2 + 2, kinds(watchers["acc_sales"].about(tid))
+    got = kinds(watchers["acc_cashier"].about(tid))
+    assert got.count("tu:transaction_updated") == 1, got  # the reassignment, as old cashier
+    assert len(got) == 4, got  # created, settlement x2 frames, reassignment
+    assert live["acc_cashier2"] == everything  # queue, then reassigned to them
+    assert live["acc_sales2"] == []
+    for w in watchers.values():
+        await w.close()
+    # Replays apply the audience fixed in the log.
+    for user in users:
+        r = await Watcher(server, user).open(since=mark)
+        await r.drain(quiet=0.7)
+        # Per topic in order; the two topics' replays interleave.
+        for topic_type in ("payment_status_updated", "transaction_updated"):
+            replayed = [f["event_id"] for f in r.about(tid, topic_type)]
+            assert replayed == sorted(replayed), (user, replayed)
+        assert sorted(f["event_id"] for f in r.about(tid)) == sorted(live[user]), user
+        await r.close()

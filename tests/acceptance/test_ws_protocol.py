@@ -106,7 +106,9 @@ async def test_no_role_closes_4403(server, how):
 
 async def test_superuser_may_use_the_websocket(server):
     ws = await ws_open(server, headers={"Authorization": f"Bearer {server.access('acc_super')}"})
-    assert (await recv(ws))["type"] == "authenticated"
+    frame = await recv(ws)
+    assert frame["type"] == "authenticated"
+    assert "admin" in frame["user"]["roles"], frame
     await ws.close()
 
 
