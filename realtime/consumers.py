@@ -13,7 +13,6 @@ import json
 import logging
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
@@ -44,7 +43,7 @@ from .selectors import payment_log_pruned_through, payment_log_tail
 logger = logging.getLogger(__name__)
 
 #: Handlers that need no ``aclose_old_connections()`` round trip before them (see dispatch).
-NO_ORM_HANDLERS = frozenset({"payment_event", "websocket_receive"})
+NO_ORM_HANDLERS = frozenset({"payment_event", "websocket_receive", "websocket_connect"})
 
 
 def _subscribe_facts() -> tuple[int, list[int], int]:
@@ -91,9 +90,10 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
 
         Since Channels 4.2 every handler is preceded by a thread-pool round trip that closes
         stale database connections. ``payment_event`` touches no ORM, and every ORM call
-        from ``websocket_receive`` goes through ``database_sync_to_async``, which closes
-        stale connections in its own worker thread. With thousands of sockets that round
-        trip would dominate the cost of relaying an event.
+        from ``websocket_connect`` and ``websocket_receive`` goes through
+        ``database_sync_to_async``, which closes stale connections in its own worker thread.
+        With thousands of sockets that round trip (on one shared thread) would dominate the
+        cost of relaying an event and of a reconnect storm.
         """
         name = get_handler_name(message)
         if name in NO_ORM_HANDLERS:
@@ -166,7 +166,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         if request.kind == "ping":
             await self.send_json({"type": "pong"})
         elif request.kind == "authenticate":
-            auth = await database_sync_to_async(token_authenticate)(request.token)
+            auth = await db_read(token_authenticate)(request.token)
             await self._authenticate(auth)
         elif self.auth is None:
             await self._error("forbidden", "Authenticate first.")
@@ -202,7 +202,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
                 user=auth.user, roles=auth.roles, send=self._send_text, layer=self.channel_layer
             )
         elif previous.roles != auth.roles:
-            self.delivery.roles = auth.roles
+            self.delivery.set_roles(auth.roles)
             if self._joined:
                 await self._leave_groups()
                 await self._join_groups()

@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 PAGE = 500
 #: How many holes the hub remembers at most (the oldest are given up first).
 MAX_HOLES = 1000
+#: Connections whose group joins the hub retries per round (after a Redis restart).
+REJOINS_PER_TICK = 100
 _SENT_LIVE = FRAMES_SENT.labels(path="live")
 _SENT_CATCHUP = FRAMES_SENT.labels(path="catchup")
 _SENT_REPLAY = FRAMES_SENT.labels(path="replay")
@@ -118,7 +120,8 @@ class ConnectionDelivery:
         self, *, user, roles: frozenset[Role], send: Callable[[str], Awaitable[None]], layer=None
     ) -> None:
         self.user = user
-        self.roles = roles
+        self.user_id = user.pk
+        self.set_roles(roles)
         self.send = send
         self.layer = layer  # a realtime.layer.ResilientLayer, for the hub to heal
         self.topics: dict[str, TopicState] = {}
@@ -128,6 +131,10 @@ class ConnectionDelivery:
         self._queue: deque[tuple[list[Envelope], int]] = deque()
         self._drain: asyncio.Task | None = None
 
+    def set_roles(self, roles: frozenset[Role]) -> None:
+        self.roles = roles
+        self.sees_all = Role.ADMIN in roles  # the policy's shortcut, checked per frame
+
     # -- deciding ---------------------------------------------------------------------
     def _wants(self, env: Envelope) -> bool:
         state = self.topics.get(env.topic)
@@ -135,7 +142,7 @@ class ConnectionDelivery:
             state is not None
             and env.event_id > state.floor
             and env.event_id not in self.handled
-            and env.audience.allows(self.user.pk, self.roles)
+            and (self.sees_all or env.audience.allows(self.user_id, self.roles))
         )
 
     async def _send(self, env: Envelope, counter) -> None:
@@ -191,18 +198,11 @@ class ConnectionDelivery:
         try:
             while self._queue and not self.closed:
                 batch, settled = self._queue.popleft()
-                caught_up = False
                 async with self.lock:
                     for env in batch:
                         if self._wants(env):
                             await self._send(env, _SENT_CATCHUP)
-                            caught_up = True
                     self._advance(settled)
-                if caught_up and self.layer is not None:
-                    # The live path missed it: perhaps Redis restarted and forgot this
-                    # socket's groups (RedisChannelLayer keeps them in Redis). Join again;
-                    # the hub does it, and it is harmless when they were still there.
-                    self.layer.mark_all_pending()
         except Exception:
             logger.exception("catch-up delivery failed for user %s", self.user.pk)
 
@@ -374,10 +374,16 @@ class CatchupHub:
             for conn in self.connections:
                 if conn.layer is not None:
                     conn.layer.mark_all_pending()
+        budget = REJOINS_PER_TICK  # a few at a time: joins share a lock with the sends
         for conn in list(self.connections):
             layer = conn.layer
-            if layer is not None and layer.pending and not await layer.rejoin():
+            if layer is None or not layer.pending:
+                continue
+            if not await layer.rejoin():
                 break  # Redis still down: the rest wait for the next round
+            budget -= 1
+            if budget <= 0:
+                break
 
 
 _HUBS: dict[asyncio.AbstractEventLoop, CatchupHub] = {}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction as db_transaction
 from django.utils import timezone
@@ -29,8 +30,10 @@ logger = logging.getLogger(__name__)
 
 #: Channel-layer message type; dispatches to ``PaymentsConsumer.payment_event``.
 MESSAGE_TYPE = "payment.event"
-#: Longest the relay of one event may hold the writer's thread after its commit.
-SEND_TIMEOUT_SECONDS = 1.0
+#: Longest the relay of one event may take: on the server's loop, where nobody waits for it
+#: but a busy loop stretches every round trip; in a writer's own thread, which waits.
+SEND_TIMEOUT_SECONDS = 10.0
+BLOCKING_SEND_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +105,15 @@ def channel_message(event: PaymentEvent) -> dict:
 
 
 def _group_send(event: PaymentEvent) -> None:
-    """Relay a committed event to its groups, bounded in time and never raising.
+    """Relay a committed event to its groups, never raising and never holding the writer.
 
-    This runs in the request's thread after the commit, so a slow or absent Redis must not
-    hold the response: the sends share one timeout, and while the process's breaker is open
-    (a recent failure) they are skipped. Every daphne process re-reads the log each second,
-    so a skipped or failed send only delays delivery (``realtime.delivery``).
+    Under daphne the writer is a worker thread of the server's event loop: the send is
+    handed to that loop and the response goes out at once (``SyncToAsync`` records the
+    loop in a thread-local, which is how ``async_to_sync`` itself finds it). Elsewhere
+    (management commands, scripts) it runs here, bounded by ``SEND_TIMEOUT_SECONDS``.
+    While the process's breaker is open (a recent failure), sends are skipped. Every daphne
+    process re-reads the log each second, so a skipped or failed send only delays delivery
+    (``realtime.delivery``). Sends are started in commit order, and the layer keeps it.
     """
     EVENTS_WRITTEN.labels(frame_type=event.frame_type).inc()  # counted once committed
     layer = get_channel_layer()
@@ -119,20 +125,40 @@ def _group_send(event: PaymentEvent) -> None:
         return
     message = channel_message(event)
 
-    async def send_all() -> None:
+    async def send_all(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         async def send_each() -> None:
             for group in groups:
                 await layer.group_send(group, message)
 
-        await asyncio.wait_for(send_each(), SEND_TIMEOUT_SECONDS)
+        try:
+            await asyncio.wait_for(send_each(), timeout)
+        except Exception as exc:
+            # Refused, dropped or too slow: stop relaying for a moment. Under overload this
+            # sheds the live path's work; the once-a-second catch-up carries the events.
+            LAYER_BREAKER.failure()
+            CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
+            logger.warning(
+                "event %s committed but not relayed (%r); clients get it from the log",
+                event.pk,
+                exc,
+            )
+        else:
+            LAYER_BREAKER.success()
 
-    try:
-        async_to_sync(send_all)()
-    except Exception as exc:
-        LAYER_BREAKER.failure()
-        CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
-        logger.warning(
-            "event %s committed but not relayed (%r); clients get it from the log", event.pk, exc
-        )
+    loop = _server_loop()
+    if loop is not None:
+        loop.call_soon_threadsafe(loop.create_task, send_all())
     else:
-        LAYER_BREAKER.success()
+        try:
+            async_to_sync(send_all)(BLOCKING_SEND_TIMEOUT_SECONDS)
+        except Exception:  # e.g. no usable event loop here; send_all logs its own failures
+            logger.exception("event %s committed but not relayed", event.pk)
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop this worker thread serves, if any (see ``_group_send``)."""
+    local = SyncToAsync.threadlocal
+    loop = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() and not loop.is_closed() else None

@@ -95,7 +95,12 @@ class ResilientLayer:
             await asyncio.wait_for(coro, CALL_TIMEOUT_SECONDS)
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # ConnectionError, TimeoutError, redis errors
+        except TimeoutError:
+            # Slow, not necessarily down (a busy loop stretches every round trip): retry
+            # later, but do not stop this process's sends for it.
+            logger.info("channel layer call timed out; will retry")
+            return False
+        except BaseException as exc:  # ConnectionError, redis errors
             LAYER_BREAKER.failure()
             logger.warning("channel layer call failed: %r", exc)
             return False

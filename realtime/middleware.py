@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
 
 from .auth import token_authenticate
+from .delivery import db_read
 
 
 def handshake_token(scope: dict) -> str | None:
@@ -34,7 +34,7 @@ class JWTAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         raw = handshake_token(scope)
-        auth = None if raw is None else await database_sync_to_async(token_authenticate)(raw)
+        auth = None if raw is None else await db_read(token_authenticate)(raw)
         scope["jwt"] = auth
         scope["user"] = auth.user if auth is not None and auth.ok else AnonymousUser()
         return await self.inner(scope, receive, send)
