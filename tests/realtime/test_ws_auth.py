@@ -145,3 +145,22 @@ async def test_foreign_browser_origin_is_refused_own_origin_accepted(admin_user)
     connected, _ = await own.connect()
     assert connected
     await own.disconnect()
+
+
+async def test_reauthenticating_picks_up_new_roles(clients, sales, sales2, make_transaction):
+    from django.contrib.auth.models import Group, User
+
+    client = await clients.open(user=sales)
+    await client.subscribe("transactions")
+    await db(make_transaction)("100.00", created_by=sales2)  # the cashiers' queue: not for sales
+    await client.nothing(0.6)
+
+    def make_cashier():
+        sales.groups.add(Group.objects.get(name="cashier"))
+        return access_token(User.objects.get(pk=sales.pk))
+
+    await client.send({"type": "authenticate", "token": await db(make_cashier)()})
+    assert (await client.receive())["user"]["roles"] == ["cashier", "sales"]
+    queued = await db(make_transaction)("100.00", created_by=sales2)
+    (frame,) = await client.receive_events(1)
+    assert frame["data"]["transactionId"] == queued.pk
