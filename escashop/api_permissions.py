@@ -16,14 +16,18 @@ from transactions.selectors import user_roles
 class HasAnyRole(BasePermission):
     """The caller holds at least one role (admin, cashier, sales).
 
-    A signed-in user with no role may see nothing; answering 403 on every endpoint (rather
-    than empty lists) tells them why, as the websocket's 4403 does.
+    A signed-in user with no role may see nothing; answering 403 on lists and writes (rather
+    than empty lists) tells them why, as the websocket's 4403 does. Reading one object is let
+    through to the (empty) visible queryset instead, so it answers 404 like any transaction
+    the caller cannot see (SPEC 3): an id never gets a different answer for them.
     """
 
     message = "Your account has no role (admin, cashier or sales); ask an administrator."
 
     def has_permission(self, request, view) -> bool:
-        return bool(user_roles(request.user))
+        if user_roles(request.user):
+            return True
+        return request.method in SAFE_METHODS and bool(getattr(view, "kwargs", None))
 
 
 class CustomerWriter(BasePermission):

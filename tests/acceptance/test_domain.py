@@ -210,13 +210,6 @@ def test_customer_email_optional_and_fields(server):
     assert {"id", "name", "contact_number", "email", "created_at", "updated_at"} <= set(r.json)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'SPEC deviation: "10.000" (three decimal places, trailing zero) is accepted as 10.00; '
-        "SPEC 2: more than two decimal places is an error"
-    ),
-)
 @pytest.mark.parametrize("amount", ["10.000", "1500.0000"])
 def test_three_places_with_trailing_zeros_are_still_an_error(server, amount):
     cust = server.customer()

@@ -182,13 +182,6 @@ def test_only_admin_corrects(server, user):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SPEC deviation: a user with no role gets 403 for a transaction, not the 404 SPEC 3 "
-        "gives any user who cannot see it"
-    ),
-)
 def test_no_role_user_gets_404_for_a_transaction(server):
     txn = server.transaction(user="acc_sales")
     r = server.get(f"/api/transactions/{txn['id']}/", user="acc_nobody")
