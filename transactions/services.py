@@ -108,8 +108,16 @@ def transaction_lock(*, transaction_id: int) -> Transaction:
     Every write to a transaction's money (settle, void, correct) takes this lock first, so
     they serialize per transaction; a concurrent writer waits here and then sees the totals
     the previous one committed. On SQLite the IMMEDIATE transaction mode does the same.
+
+    The customer, sales agent and cashier come in the same query (the event payloads and
+    responses show their names); only the transaction's row is locked (``of``: PostgreSQL
+    refuses FOR UPDATE on the nullable side of the cashier's outer join).
     """
-    return Transaction.objects.select_for_update().get(pk=transaction_id)
+    return (
+        Transaction.objects.select_related("customer", "sales_agent", "cashier")
+        .select_for_update(of=("self",))
+        .get(pk=transaction_id)
+    )
 
 
 def transaction_totals_refresh(*, txn: Transaction) -> None:
