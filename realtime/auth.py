@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -65,3 +66,26 @@ def user_summary(user: AbstractBaseUser, roles: frozenset[Role]) -> dict:
         "display_name": display_name(user),
         "roles": sorted(str(role) for role in roles),
     }
+
+
+def current_roles(user_ids: list[int]) -> dict[int, frozenset[Role] | None]:
+    """The roles each of these users holds right now, in ONE query (sync); ``None`` for a
+    user who is inactive or gone.
+
+    The same rule as ``transactions.selectors.user_roles`` (groups; a superuser counts as
+    admin), for many users at once: the per-process re-check of open websockets.
+    """
+    roles: dict[int, set[Role]] = {}
+    rows = (
+        get_user_model()
+        .objects.filter(pk__in=user_ids, is_active=True)
+        .values_list("pk", "is_superuser", "groups__name")
+    )
+    by_name = {role.value: role for role in Role}
+    for pk, is_superuser, group in rows:
+        held = roles.setdefault(pk, set())
+        if is_superuser:
+            held.add(Role.ADMIN)
+        if group in by_name:
+            held.add(by_name[group])
+    return {pk: (frozenset(roles[pk]) if pk in roles else None) for pk in user_ids}

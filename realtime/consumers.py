@@ -9,6 +9,7 @@ a ``CloseCode`` a browser can read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from transactions.choices import Role
 
-from .auth import TokenAuth, token_authenticate, user_summary
+from .auth import TokenAuth, current_roles, token_authenticate, user_summary
 from .choices import CloseCode
 from .delivery import ConnectionDelivery, Envelope, catchup_hub, db_read
 from .groups import groups_for_member
@@ -46,9 +47,11 @@ logger = logging.getLogger(__name__)
 NO_ORM_HANDLERS = frozenset({"payment_event", "websocket_receive", "websocket_connect"})
 
 
-def _subscribe_facts() -> tuple[int, list[int], int]:
+def _subscribe_facts(user_id: int) -> tuple[int, list[int], int, frozenset[Role] | None]:
+    """The log's tail and pruning point, and the user's access right now (checked on every
+    subscribe, in the same thread hop, since a replay follows)."""
     last, in_flight = payment_log_tail()
-    return last, in_flight, payment_log_pruned_through()
+    return last, in_flight, payment_log_pruned_through(), current_roles([user_id])[user_id]
 
 
 def _main_role(roles: frozenset[Role]) -> str:
@@ -201,17 +204,13 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             self.delivery = ConnectionDelivery(
                 user=auth.user, roles=auth.roles, send=self._send_text, layer=self.channel_layer
             )
+            self.delivery.on_access_change = self._access_changed
         elif previous.roles != auth.roles:
             self.delivery.set_roles(auth.roles)
             if self._joined:
                 await self._leave_groups()
                 await self._join_groups()
-        label = _main_role(auth.roles)
-        if label != self.role_label:
-            if self.role_label is not None:
-                WS_CONNECTIONS.labels(role=self.role_label).dec()
-            WS_CONNECTIONS.labels(role=label).inc()
-            self.role_label = label
+        self._relabel(auth.roles)
         self._close_later(
             (auth.expires_at - timezone.now()).total_seconds(), CloseCode.UNAUTHENTICATED
         )
@@ -223,6 +222,35 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
+    def _relabel(self, roles: frozenset[Role]) -> None:
+        label = _main_role(roles)
+        if label != self.role_label:
+            if self.role_label is not None:
+                WS_CONNECTIONS.labels(role=self.role_label).dec()
+            WS_CONNECTIONS.labels(role=label).inc()
+            self.role_label = label
+
+    async def _access_changed(self, roles: frozenset[Role] | None) -> None:
+        """The hub's re-check found the user inactive (``None``: 4401), without any role
+        (4403), or with other roles: move the connection to the groups of its new roles.
+
+        ``ConnectionDelivery`` has already narrowed what it sends; this is the socket side.
+        """
+        if self.closing or self.auth is None:
+            return
+        try:
+            if roles is None:
+                await self.close_with(CloseCode.UNAUTHENTICATED)
+            elif not roles:
+                await self.close_with(CloseCode.FORBIDDEN)
+            else:
+                self.auth = dataclasses.replace(self.auth, roles=roles)
+                self._relabel(roles)
+                if self._joined:
+                    await self._move_groups()
+        except Exception:
+            logger.exception("could not apply an access change for user %s", self.auth.user.pk)
+
     # -- topics --------------------------------------------------------------------------
     async def _join_groups(self) -> None:
         self._joined = True
@@ -232,6 +260,19 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             if group not in self.groups:
                 self.groups.append(group)  # the base class leaves them on disconnect
                 await self.channel_layer.group_add(group, self.channel_name)
+
+    async def _move_groups(self) -> None:
+        """Join the groups of the current roles first, then leave the others (no gap)."""
+        wanted = groups_for_member(self.auth.user.pk, self.auth.roles)
+        if self.channel_layer is None:
+            return
+        for group in wanted:
+            if group not in self.groups:
+                self.groups.append(group)
+                await self.channel_layer.group_add(group, self.channel_name)
+        for group in [g for g in self.groups if g not in wanted]:
+            self.groups.remove(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _leave_groups(self) -> None:
         self._joined = False
@@ -245,7 +286,12 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         # Join before reading the log: whatever commits after the read arrives live.
         if not self._joined:
             await self._join_groups()
-        last_event_id, in_flight, pruned_through = await db_read(_subscribe_facts)()
+        facts = await db_read(_subscribe_facts)(self.auth.user.pk)
+        last_event_id, in_flight, pruned_through, roles = facts
+        if roles != self.delivery.roles:
+            self.delivery.access_changed(roles)  # closes 4401/4403 or moves the groups
+            if not roles:
+                return
         if since is not None and (since < pruned_through or since > last_event_id):
             # Events after ``since`` were pruned (or the log is not the one the client knew).
             self.delivery.unsubscribe(topic)

@@ -12,6 +12,11 @@ Three paths bring an event to a connection, and all of them go through its
   This delivers what the layer dropped, and everything written while Redis was down.
 - **replay**: ``subscribe`` with ``since`` reads the missed events a user may see.
 
+The hub also re-checks access once per round (``CatchupHub.recheck_access``): ONE query for
+every user with a local connection; a user deactivated or whose roles changed is acted on
+within about a tick (roles narrowed in memory at once, then the consumer closes 4401/4403
+or moves the connection's groups). The live path itself never queries for this.
+
 Each connection remembers what it has handled: a ``floor`` per topic (nothing at or below
 it is sent again) plus the set of ids above it. The hub raises the floors to its settled
 watermark, so the set stays small. Ids are assigned before commit, so under concurrency
@@ -35,6 +40,7 @@ from django.db import connection
 from transactions.choices import Role
 from transactions.selectors import Audience
 
+from .auth import current_roles
 from .metrics import DELIVERY_LAG, FRAMES_SENT
 from .models import PaymentEvent
 from .selectors import (
@@ -130,10 +136,23 @@ class ConnectionDelivery:
         self.closed = False
         self._queue: deque[tuple[list[Envelope], int]] = deque()
         self._drain: asyncio.Task | None = None
+        self._access_task: asyncio.Task | None = None
+        #: Called by the hub when the user's access changed: new roles, or None (inactive).
+        self.on_access_change: Callable[[frozenset[Role] | None], Awaitable[None]] | None = None
 
     def set_roles(self, roles: frozenset[Role]) -> None:
         self.roles = roles
         self.sees_all = Role.ADMIN in roles  # the policy's shortcut, checked per frame
+        self.user._escashop_roles = roles  # keep the selectors' per-user cache in step
+
+    def access_changed(self, roles: frozenset[Role] | None) -> None:
+        """The hub saw different access: stop sending what is no longer allowed right now
+        (synchronously, before any further frame), then let the consumer act on it."""
+        self.set_roles(roles or frozenset())
+        if roles is None or not roles:
+            self.close()  # nothing more goes out; the consumer closes the socket
+        if self.on_access_change is not None:
+            self._access_task = asyncio.ensure_future(self.on_access_change(roles))
 
     # -- deciding ---------------------------------------------------------------------
     def _wants(self, env: Envelope) -> bool:
@@ -159,6 +178,17 @@ class ConnectionDelivery:
         if not self._wants(env):
             return
         async with self.lock:
+            if env.created_at > catchup_hub().checked_at:
+                # Written after the last access check: wait for a fresh one (shared by the
+                # whole process), so a user deactivated or stripped of a role before this
+                # event was written never receives it. If it fails, catch-up sends it later.
+                try:
+                    await catchup_hub().access_checked_after(env.created_at)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("access re-check failed; leaving the event to catch-up")
+                    return
             if not self._wants(env):
                 return
             floor = self.topics[env.topic].floor
@@ -281,6 +311,9 @@ class CatchupHub:
         self.settled = 0
         self.task: asyncio.Task | None = None
         self.membership_refreshed = time.monotonic()
+        #: Wall time at which the last completed access check began (see access_checked_after).
+        self.checked_at = 0.0
+        self._check: asyncio.Task | None = None
 
     def register(
         self, conn: ConnectionDelivery, *, covered: int, in_flight: list[int] = ()
@@ -330,7 +363,46 @@ class CatchupHub:
                 del _HUBS[self.loop]
 
     async def tick(self) -> None:
-        """One catch-up round: one query, then offers (and layer healing) in memory."""
+        """One round: re-check access (one query), then catch up (one query), then offers
+        (and layer healing) in memory."""
+        try:
+            await self.access_checked_after(time.time())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("websocket access re-check failed; retrying")
+        await self.catch_up()
+
+    async def access_checked_after(self, moment: float) -> None:
+        """Return once an access check that began after ``moment`` (wall time) has finished.
+
+        Checks are shared: every connection (and the hub) waiting at once waits on the same
+        query, so a burst of events costs one query per process, not one per frame.
+        """
+        for _attempt in range(3):  # bounded: a check in flight, then a fresh one
+            if self.checked_at >= moment:
+                return
+            if self._check is None or self._check.done():
+                self._check = self.loop.create_task(self._recheck_access())
+            await asyncio.shield(self._check)
+        if self.checked_at < moment:
+            raise RuntimeError("websocket access re-check did not complete")
+
+    async def _recheck_access(self) -> None:
+        """ONE query for every user with a local connection: who is still active, with
+        which roles. Connections whose access changed are told (``access_changed``)."""
+        started = time.time()
+        conns = [conn for conn in self.connections if not conn.closed]
+        if conns:
+            current = await db_read(current_roles)(sorted({conn.user_id for conn in conns}))
+            for conn in conns:
+                roles = current.get(conn.user_id)
+                if not conn.closed and roles != conn.roles:
+                    conn.access_changed(roles)
+        self.checked_at = max(self.checked_at, started)
+
+    async def catch_up(self) -> None:
+        """One catch-up read: one query, then offers in memory."""
         after = self.max_seen if self.rescan_from is None else min(self.rescan_from, self.max_seen)
         self.rescan_from = None
         for _round in range(20):  # bounded: at most 20 pages per tick
@@ -339,6 +411,9 @@ class CatchupHub:
             )
             self._account(rows)
             batch = [Envelope.from_event(row) for row in rows]
+            if batch:
+                # Roles as of after these events were written, before anyone gets them.
+                await self.access_checked_after(max(env.created_at for env in batch))
             for conn in list(self.connections):
                 conn.offer(batch, self.settled)
             if len(rows) < PAGE:

@@ -16,14 +16,6 @@ def _set(server, code: str) -> None:
     server.shell("from django.contrib.auth.models import Group, User\n" + code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SPEC deviation: a user deactivated while connected keeps receiving events on an open "
-        "websocket until the access token expires (SPEC 2: an inactive user can do nothing; "
-        "SPEC 5: 4401 for an inactive user)"
-    ),
-)
 async def test_user_deactivated_while_connected_gets_nothing_more(server):
     _set(server, "User.objects.create_user('acc_live1', password='x-Acc-123456', is_active=True)"
          ".groups.add(Group.objects.get(name='cashier'))")  # fmt: skip
@@ -41,14 +33,6 @@ async def test_user_deactivated_while_connected_gets_nothing_more(server):
     await w.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SPEC deviation: a user removed from the cashier role while connected keeps receiving "
-        "the cashiers' queue events (SPEC 3: a user who cannot see a transaction never "
-        "receives an event about it)"
-    ),
-)
 async def test_role_removed_while_connected_gets_nothing_more(server):
     _set(server, "User.objects.create_user('acc_live2', password='x-Acc-123456')"
          ".groups.add(Group.objects.get(name='cashier'))")  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+from websockets.exceptions import ConnectionClosed
+
 from .harness import Server, recv, recv_text, send, ws_open
 
 
@@ -50,7 +52,7 @@ class Watcher:
         while time.monotonic() < deadline:
             try:
                 text = await recv_text(self.ws, min(quiet, max(0.01, deadline - time.monotonic())))
-            except TimeoutError:
+            except (TimeoutError, ConnectionClosed):  # a closed socket has nothing more
                 break
             pair = (text, json.loads(text))
             new.append(pair)

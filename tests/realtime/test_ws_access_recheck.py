@@ -1,0 +1,74 @@
+"""Access is re-checked on open connections (SPEC 2, 3, 5): the per-process hub reads every
+local user's ``is_active`` and roles once a round; a user deactivated is closed 4401, one
+left without a role 4403, and one who lost a role stops receiving that role's events."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from realtime.choices import CloseCode
+
+from .conftest import db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _watch(clients, user):
+    client = await clients.open(user=user)
+    await client.subscribe("transactions")
+    return client
+
+
+def _deactivate(user) -> None:
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+
+def _drop_group(user, name: str) -> None:
+    user.groups.remove(Group.objects.get(name=name))
+
+
+def _add_group(user, name: str) -> None:
+    user.groups.add(Group.objects.get_or_create(name=name)[0])
+
+
+async def test_user_deactivated_while_connected_is_closed_4401(clients, cashier, make_transaction):
+    client = await _watch(clients, cashier)
+    await db(make_transaction)("10.00")  # the cashiers' queue: this cashier sees it
+    assert (await client.receive())["type"] == "transaction_updated"
+    await db(_deactivate)(cashier)
+    assert await client.receive_close(timeout=3.0) == CloseCode.UNAUTHENTICATED
+    await db(make_transaction)("11.00")
+    await client.nothing(0.5)
+
+
+async def test_user_left_without_a_role_is_closed_4403(clients, cashier, make_transaction):
+    client = await _watch(clients, cashier)
+    await db(_drop_group)(cashier, "cashier")
+    assert await client.receive_close(timeout=3.0) == CloseCode.FORBIDDEN
+    await db(make_transaction)("12.00")
+    await client.nothing(0.5)
+
+
+async def test_role_removed_while_connected_stops_that_roles_events(
+    clients, sales, sales2, make_transaction
+):
+    await db(_add_group)(sales2, "cashier")
+    client = await _watch(clients, sales2)
+    pool = await db(make_transaction)("10.00", created_by=sales)
+    frame = await client.receive()
+    assert frame["data"]["transactionId"] == pool.pk  # a cashier sees the queue
+    await db(_drop_group)(sales2, "cashier")
+    await client.nothing(1.0)  # several re-check rounds (0.2 s each in tests)
+    await db(make_transaction)("11.00", created_by=sales)  # the queue: no longer theirs
+    own = await db(make_transaction)("12.00", created_by=sales2)
+    frame = await client.receive()
+    assert frame["data"]["transactionId"] == own.pk  # still a sales agent: still connected
+    await client.nothing(0.6)
+
+
+async def test_user_deactivated_before_subscribing_is_closed_4401(clients, cashier):
+    client = await clients.open(user=cashier)
+    await db(_deactivate)(cashier)
+    await client.send({"type": "subscribe", "topic": "transactions", "since": 0})
+    assert await client.receive_close(timeout=3.0) == CloseCode.UNAUTHENTICATED
