@@ -21,9 +21,8 @@ from transactions.choices import Role
 
 from .auth import TokenAuth, current_roles, token_authenticate, user_summary
 from .choices import CloseCode
-from .delivery import ConnectionDelivery, Envelope, catchup_hub, db_read
+from .delivery import ConnectionDelivery, catchup_hub, db_read
 from .groups import groups_for_member
-from .layer import ResilientLayer
 from .metrics import WS_CONNECTIONS
 from .payloads import timestamp_iso
 from .protocol import (
@@ -39,12 +38,13 @@ from .protocol import (
     frame_too_big,
     parse_request,
 )
+from .relay import current_relay, live_relay
 from .selectors import payment_log_pruned_through, payment_log_tail
 
 logger = logging.getLogger(__name__)
 
 #: Handlers that need no ``aclose_old_connections()`` round trip before them (see dispatch).
-NO_ORM_HANDLERS = frozenset({"payment_event", "websocket_receive", "websocket_connect"})
+NO_ORM_HANDLERS = frozenset({"websocket_receive", "websocket_connect"})
 
 
 def _subscribe_facts(user_id: int) -> tuple[int, list[int], int, frozenset[Role] | None]:
@@ -64,18 +64,17 @@ def _main_role(roles: frozenset[Role]) -> str:
 class PaymentsConsumer(AsyncJsonWebsocketConsumer):
     """One browser tab or API client: authenticate, subscribe to topics, receive events."""
 
-    _layer: ResilientLayer | None = None
-
-    # Channels assigns ``self.channel_layer`` in ``AsyncConsumer.__call__``; wrapping it here
-    # means every layer call this consumer makes (new_channel, receive, group_add/discard,
-    # including the base class's own) survives a Redis outage instead of ending the socket.
+    # A connection takes no channel-layer channel of its own: the process's ``LiveRelay``
+    # receives every event once for all local connections (``realtime.relay``). Channels
+    # assigns ``self.channel_layer`` in ``AsyncConsumer.__call__``; keeping it None there
+    # spares each socket a channel, a receive loop and a task per event.
     @property
-    def channel_layer(self) -> ResilientLayer | None:
-        return self._layer
+    def channel_layer(self) -> None:
+        return None
 
     @channel_layer.setter
     def channel_layer(self, layer) -> None:
-        self._layer = None if layer is None else ResilientLayer(layer)
+        pass
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -114,24 +113,25 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             await self._authenticate(auth)
 
     async def disconnect(self, code) -> None:
-        self._release()
+        await self._release()
 
-    def _release(self) -> None:
+    async def _release(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.delivery is not None:
-            self.delivery.close()
-            catchup_hub().unregister(self.delivery)
         if self.role_label is not None:
             WS_CONNECTIONS.labels(role=self.role_label).dec()
             self.role_label = None
+        if self.delivery is not None:
+            self.delivery.close()
+            catchup_hub().unregister(self.delivery)
+            await self._leave_groups()
 
     async def close_with(self, code: CloseCode) -> None:
         if self.closing:
             return
         self.closing = True
-        self._release()
+        await self._release()
         await self.close(code=int(code))
 
     def _close_later(self, delay: float, code: CloseCode) -> None:
@@ -202,14 +202,13 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         previous, self.auth = self.auth, auth
         if self.delivery is None:
             self.delivery = ConnectionDelivery(
-                user=auth.user, roles=auth.roles, send=self._send_text, layer=self.channel_layer
+                user=auth.user, roles=auth.roles, send=self._send_text
             )
             self.delivery.on_access_change = self._access_changed
         elif previous.roles != auth.roles:
             self.delivery.set_roles(auth.roles)
             if self._joined:
-                await self._leave_groups()
-                await self._join_groups()
+                await self._join_groups()  # the groups of the new roles, then not the old
         self._relabel(auth.roles)
         self._close_later(
             (auth.expires_at - timezone.now()).total_seconds(), CloseCode.UNAUTHENTICATED
@@ -247,39 +246,24 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
                 self.auth = dataclasses.replace(self.auth, roles=roles)
                 self._relabel(roles)
                 if self._joined:
-                    await self._move_groups()
+                    await self._join_groups()
         except Exception:
             logger.exception("could not apply an access change for user %s", self.auth.user.pk)
 
     # -- topics --------------------------------------------------------------------------
     async def _join_groups(self) -> None:
+        """Have the process's relay receive the groups of the current roles (joined before
+        the ones no longer needed are left: no gap)."""
         self._joined = True
-        if self.channel_layer is None:
-            return
-        for group in groups_for_member(self.auth.user.pk, self.auth.roles):
-            if group not in self.groups:
-                self.groups.append(group)  # the base class leaves them on disconnect
-                await self.channel_layer.group_add(group, self.channel_name)
-
-    async def _move_groups(self) -> None:
-        """Join the groups of the current roles first, then leave the others (no gap)."""
-        wanted = groups_for_member(self.auth.user.pk, self.auth.roles)
-        if self.channel_layer is None:
-            return
-        for group in wanted:
-            if group not in self.groups:
-                self.groups.append(group)
-                await self.channel_layer.group_add(group, self.channel_name)
-        for group in [g for g in self.groups if g not in wanted]:
-            self.groups.remove(group)
-            await self.channel_layer.group_discard(group, self.channel_name)
+        relay = live_relay()
+        if relay is not None:
+            await relay.join(self.delivery, groups_for_member(self.auth.user.pk, self.auth.roles))
 
     async def _leave_groups(self) -> None:
         self._joined = False
-        if self.channel_layer is not None:
-            for group in self.groups:
-                await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups.clear()
+        relay = current_relay()
+        if relay is not None:
+            await relay.leave(self.delivery)
 
     async def _subscribe(self, request: Request) -> None:
         topic, since = str(request.topic), request.since
@@ -314,13 +298,4 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
 
     # -- frames to the client --------------------------------------------------------------
     async def _send_text(self, text: str) -> None:
-        await self.send(text_data=text)
-
-    async def payment_event(self, message: dict) -> None:
-        """A committed event from the channel layer: relay its pre-encoded frame."""
-        delivery = self.delivery
-        if delivery is None or self.closing:
-            return
-        if message["topic"] not in delivery.topics or message["event_id"] in delivery.handled:
-            return  # not subscribed, or the same event through another of our groups
-        await delivery.live(Envelope.from_message(message))
+        await self.base_send({"type": "websocket.send", "text": text})

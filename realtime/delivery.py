@@ -3,10 +3,11 @@
 Three paths bring an event to a connection, and all of them go through its
 ``ConnectionDelivery``, which decides under one lock what to send:
 
-- **live**: the channel-layer message (``PaymentsConsumer.payment_event``). No database
-  query, unless the event's ``previous_event_id`` (the previous event of the same
-  transaction and topic) was not sent yet: then the missed events of that transaction are
-  read from the log first (a gap: a dropped message, or one still on its way).
+- **live**: the channel-layer message, received once per process by ``realtime.relay``
+  and offered to every local connection (``push_live``). No database query, unless the
+  event's ``previous_event_id`` (the previous event of the same transaction and topic) was
+  not sent yet: then the missed events of that transaction are read from the log first (a
+  gap: a dropped message, or one still on its way).
 - **catchup**: one ``CatchupHub`` task per process reads new log rows about once a second
   (one query per process, not per connection) and offers them to every local connection.
   This delivers what the layer dropped, and everything written while Redis was down.
@@ -55,8 +56,6 @@ logger = logging.getLogger(__name__)
 PAGE = 500
 #: How many holes the hub remembers at most (the oldest are given up first).
 MAX_HOLES = 1000
-#: Connections whose group joins the hub retries per round (after a Redis restart).
-REJOINS_PER_TICK = 100
 _SENT_LIVE = FRAMES_SENT.labels(path="live")
 _SENT_CATCHUP = FRAMES_SENT.labels(path="catchup")
 _SENT_REPLAY = FRAMES_SENT.labels(path="replay")
@@ -123,19 +122,20 @@ class ConnectionDelivery:
     """What one websocket connection has sent, and the one place that decides what to send."""
 
     def __init__(
-        self, *, user, roles: frozenset[Role], send: Callable[[str], Awaitable[None]], layer=None
+        self, *, user, roles: frozenset[Role], send: Callable[[str], Awaitable[None]]
     ) -> None:
         self.user = user
         self.user_id = user.pk
         self.set_roles(roles)
         self.send = send
-        self.layer = layer  # a realtime.layer.ResilientLayer, for the hub to heal
         self.topics: dict[str, TopicState] = {}
         self.handled: set[int] = set()
         self.lock = asyncio.Lock()
         self.closed = False
         self._queue: deque[tuple[list[Envelope], int]] = deque()
         self._drain: asyncio.Task | None = None
+        self._live_queue: deque[Envelope] = deque()
+        self._live_task: asyncio.Task | None = None
         self._access_task: asyncio.Task | None = None
         #: Called by the hub when the user's access changed: new roles, or None (inactive).
         self.on_access_change: Callable[[frozenset[Role] | None], Awaitable[None]] | None = None
@@ -173,6 +173,39 @@ class ConnectionDelivery:
         DELIVERY_LAG.observe(max(0.0, time.time() - env.created_at))
 
     # -- live ---------------------------------------------------------------------------
+    def push_live(self, env: Envelope) -> Awaitable[None] | None:
+        """An event from the process's relay, in the order the relay received them.
+
+        When it can go out at once (nothing of this connection's is pending or holding the
+        lock, and its predecessor is not missing) this returns ``live(env)`` for the relay to
+        await: it runs to the send without waiting on anything, so the relay moves on to the
+        next connection at once. Otherwise the event queues behind this connection's own
+        work (a replay, a catch-up batch, a gap read), in order, and None is returned.
+        """
+        if not self._wants(env):
+            return None
+        if self._live_queue or self.lock.locked() or self._missing_predecessor(env):
+            self._live_queue.append(env)
+            if self._live_task is None or self._live_task.done():
+                self._live_task = asyncio.ensure_future(self._drain_live())
+            return None
+        return self.live(env)
+
+    async def _drain_live(self) -> None:
+        try:
+            while self._live_queue and not self.closed:
+                await self.live(self._live_queue.popleft())
+        except Exception:
+            logger.exception("live delivery failed for user %s", self.user_id)
+
+    def _missing_predecessor(self, env: Envelope) -> bool:
+        previous = env.previous_event_id
+        return (
+            previous is not None
+            and previous > self.topics[env.topic].floor
+            and previous not in self.handled
+        )
+
     async def live(self, env: Envelope) -> None:
         """An event from the channel layer: fill a gap first if its predecessor is missing."""
         if not self._wants(env):
@@ -193,7 +226,7 @@ class ConnectionDelivery:
                 return
             floor = self.topics[env.topic].floor
             previous = env.previous_event_id
-            if previous is not None and previous > floor and previous not in self.handled:
+            if self._missing_predecessor(env):
                 missed = await db_read(payment_events_gap)(
                     self.user,
                     roles=self.roles,
@@ -297,6 +330,7 @@ class ConnectionDelivery:
         self.closed = True
         self.topics.clear()
         self._queue.clear()
+        self._live_queue.clear()
 
 
 class CatchupHub:
@@ -439,26 +473,21 @@ class CatchupHub:
         self.settled = (min(self.holes) - 1) if self.holes else self.max_seen
 
     async def _heal_layer(self) -> None:
+        """Retry the live relay's failed group joins (after a Redis outage)."""
         from .layer import consume_membership_loss
+        from .relay import current_relay
 
+        relay = current_relay()
+        lost = consume_membership_loss()
+        if relay is None:
+            return
         now = time.monotonic()
-        if consume_membership_loss() or now - self.membership_refreshed > 3600:
-            # RedisChannelLayer keeps group memberships in Redis (lost on a restart without
-            # persistence, and expiring after a day): join again. Cheap on pub/sub.
+        # RedisChannelLayer keeps group memberships in Redis (lost on a restart without
+        # persistence, and expiring after a day): then join everything again.
+        rejoin_all = lost or now - self.membership_refreshed > 3600
+        if rejoin_all:
             self.membership_refreshed = now
-            for conn in self.connections:
-                if conn.layer is not None:
-                    conn.layer.mark_all_pending()
-        budget = REJOINS_PER_TICK  # a few at a time: joins share a lock with the sends
-        for conn in list(self.connections):
-            layer = conn.layer
-            if layer is None or not layer.pending:
-                continue
-            if not await layer.rejoin():
-                break  # Redis still down: the rest wait for the next round
-            budget -= 1
-            if budget <= 0:
-                break
+        await relay.heal(memberships_lost=rejoin_all)
 
 
 _HUBS: dict[asyncio.AbstractEventLoop, CatchupHub] = {}

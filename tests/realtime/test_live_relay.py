@@ -1,0 +1,80 @@
+"""The process's live relay: one channel-layer channel for all local connections, each event
+received and decoded once, and one slow connection never holding up the others."""
+
+from __future__ import annotations
+
+import pytest
+from channels.layers import get_channel_layer
+
+from payments.services import settlement_record
+from realtime.groups import ADMIN_GROUP, CASHIER_POOL_GROUP, user_group
+from realtime.relay import current_relay
+
+from .conftest import db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _pay(txn, cashier, amount="10.00"):
+    return await db(settlement_record)(
+        transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier
+    )
+
+
+def _members_of(group: str) -> set[str]:
+    return set(get_channel_layer().groups.get(group, {}))
+
+
+async def test_one_channel_per_process_joined_to_the_groups_its_connections_need(
+    clients, admin_user, sales, cashier, make_transaction
+):
+    txn = await db(make_transaction)("1000.00")
+    watchers = {}
+    for name, user in (("admin", admin_user), ("sales", sales), ("cashier", cashier)):
+        watchers[name] = await clients.open(user=user)
+        await watchers[name].subscribe("payment_status")
+    relay = current_relay()
+    assert relay is not None and len(relay.members) == 3
+    # Every group any of them needs has exactly one member: the relay's channel.
+    for group in (ADMIN_GROUP, CASHIER_POOL_GROUP, user_group(sales.pk), user_group(cashier.pk)):
+        assert _members_of(group) == {relay.channel}, group
+
+    # The event goes to four groups the relay is in; each connection gets it once.
+    settlement = await _pay(txn, cashier)
+    for client in watchers.values():
+        (frame,) = await client.receive_events(1)
+        assert frame["data"]["settlement"]["id"] == settlement.pk
+    for client in watchers.values():
+        await client.nothing(0.5)
+
+    # Groups are left as their last connection goes; the relay ends with the last one.
+    await watchers["sales"].close()
+    assert user_group(sales.pk) not in get_channel_layer().groups
+    assert _members_of(ADMIN_GROUP) == {relay.channel}
+    await watchers["admin"].close()
+    await watchers["cashier"].close()
+    assert current_relay() is None
+    assert not get_channel_layer().groups
+
+
+async def test_a_busy_connection_does_not_hold_up_the_others(
+    clients, admin_user, cashier, make_transaction
+):
+    txn = await db(make_transaction)("1000.00")
+    busy = await clients.open(user=admin_user)
+    await busy.subscribe("payment_status")
+    idle = await clients.open(user=admin_user)
+    await idle.subscribe("payment_status")
+    busy_delivery, _ = current_relay().members  # in join order
+    await busy_delivery.lock.acquire()  # as if a replay or catch-up batch were being sent
+    try:
+        first = await _pay(txn, cashier)
+        second = await _pay(txn, cashier)
+        frames = await idle.receive_events(2)
+        assert [f["data"]["settlement"]["id"] for f in frames] == [first.pk, second.pk]
+        await busy.nothing(0.3)
+    finally:
+        busy_delivery.lock.release()
+    frames = await busy.receive_events(2)
+    assert [f["data"]["settlement"]["id"] for f in frames] == [first.pk, second.pk]
+    await busy.nothing(0.5)  # and not again from catch-up
