@@ -5,7 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from transactions.choices import PaymentMode
-from transactions.serializers import MoneyField
+from transactions.serializers import (
+    MoneyField,
+    datetime_representation,
+    money_representation,
+)
 
 from .models import PaymentSettlement
 
@@ -32,6 +36,28 @@ class SettlementSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: PaymentSettlement) -> dict:
+        return settlement_representation(instance)
+
+
+def settlement_representation(settlement: PaymentSettlement) -> dict:
+    """``SettlementSerializer``'s read shape, key for key and value for value (plain
+    function: see ``transactions.serializers``)."""
+    return {
+        "id": settlement.pk,
+        "transaction": settlement.transaction_id,
+        "amount": money_representation(settlement.amount),
+        "payment_mode": str(settlement.payment_mode),
+        "cashier": settlement.cashier_id,
+        "paid_at": datetime_representation(settlement.paid_at),
+        "notes": settlement.notes,
+        "voided": settlement.is_voided,
+        "voided_at": datetime_representation(settlement.voided_at),
+        "voided_by": settlement.voided_by_id,
+        "void_reason": settlement.void_reason,
+        "created_at": datetime_representation(settlement.created_at),
+    }
 
 
 class SettlementCreateSerializer(serializers.Serializer):

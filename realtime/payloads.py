@@ -1,8 +1,9 @@
 """The ``data`` of each event frame: one TypedDict and one builder per frame type.
 
 Money is a ``Decimal`` here and is encoded as a JSON number with two places ("1500.00")
-by ``encode`` (simplejson's ``use_decimal``); the embedded REST representations keep DRF's
-decimal strings.
+by ``encode`` (simplejson's ``use_decimal``); the embedded REST representations
+(``transaction_representation``, ``settlement_representation``: the same functions the REST
+serializers use) keep DRF's decimal strings.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import TypedDict
 import simplejson
 
 from payments.models import PaymentSettlement
-from payments.serializers import SettlementSerializer
+from payments.serializers import settlement_representation
 from transactions.models import Transaction
 from transactions.money import CENT
-from transactions.serializers import TransactionSerializer, display_name
+from transactions.serializers import display_name, transaction_representation
 
 from .choices import ChangeKind
 
@@ -110,8 +111,8 @@ def transaction_updated_data(
     return {
         "type": str(kind),
         "transactionId": txn.pk,
-        "transaction": dict(TransactionSerializer(txn).data),
-        "settlement": None if settlement is None else dict(SettlementSerializer(settlement).data),
+        "transaction": transaction_representation(txn),
+        "settlement": None if settlement is None else settlement_representation(settlement),
         "timestamp": timestamp_iso(moment),
     }
 

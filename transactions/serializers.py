@@ -1,13 +1,24 @@
-"""REST representations of customers and transactions (also embedded in websocket frames)."""
+"""REST representations of customers and transactions (also embedded in websocket frames).
+
+The read shapes of a transaction and a settlement are built by plain functions
+(``transaction_representation``, ``payments.serializers.settlement_representation``) that
+produce exactly what DRF's fields would from the declared serializer fields (which stay,
+for the OpenAPI schema): a ``ModelSerializer`` builds its fields anew for every instance it
+is created for, which cost more than the rest of a settlement POST's Python work.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Context, Decimal
+
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .choices import PaymentMode
+from .choices import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, PaymentMode
 from .models import Customer, Transaction
 from .selectors import customers_visible_to
 
@@ -32,6 +43,30 @@ class MoneyField(serializers.Field):
 
     def to_representation(self, value) -> str:
         return str(value)
+
+
+_CENT = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
+#: DRF's DecimalField quantizes within max_digits (and the default context's rounding).
+_MONEY_CONTEXT = Context(prec=MONEY_MAX_DIGITS)
+
+
+def money_representation(value: Decimal) -> str:
+    """A money column as DRF's ``DecimalField(max_digits=12, decimal_places=2)`` renders it
+    (``COERCE_DECIMAL_TO_STRING``): ``"1500.00"``."""
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value).strip())
+    return f"{value.quantize(_CENT, context=_MONEY_CONTEXT):f}"
+
+
+def datetime_representation(value: dt.datetime | None) -> str | None:
+    """As DRF's ``DateTimeField`` renders it: ISO 8601 in the current time zone, ``Z`` for
+    UTC, ``None`` for none."""
+    if not value:
+        return None
+    zone = timezone.get_current_timezone()
+    value = value.astimezone(zone) if timezone.is_aware(value) else timezone.make_aware(value, zone)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -70,11 +105,38 @@ class TransactionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: Transaction) -> dict:
+        return transaction_representation(instance)
+
+    # Only the schema reads these two (their return types); see transaction_representation.
     def get_sales_agent_name(self, obj: Transaction) -> str:
         return display_name(obj.sales_agent)
 
     def get_cashier_name(self, obj: Transaction) -> str | None:
         return display_name(obj.cashier) if obj.cashier_id else None
+
+
+def transaction_representation(txn: Transaction) -> dict:
+    """``TransactionSerializer``'s read shape, key for key and value for value, from the row
+    and its customer, sales agent and cashier (load them with it: ``select_related``)."""
+    return {
+        "id": txn.pk,
+        "or_number": txn.or_number,
+        "customer": txn.customer_id,
+        "customer_name": txn.customer.name,
+        "amount": money_representation(txn.amount),
+        "paid_amount": money_representation(txn.paid_amount),
+        "balance_amount": money_representation(txn.balance_amount),
+        "payment_status": str(txn.payment_status),
+        "payment_mode": str(txn.payment_mode),
+        "sales_agent": txn.sales_agent_id,
+        "sales_agent_name": display_name(txn.sales_agent),
+        "cashier": txn.cashier_id,
+        "cashier_name": display_name(txn.cashier) if txn.cashier_id else None,
+        "transaction_date": datetime_representation(txn.transaction_date),
+        "created_at": datetime_representation(txn.created_at),
+        "updated_at": datetime_representation(txn.updated_at),
+    }
 
 
 def display_name(user) -> str:
