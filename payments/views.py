@@ -17,7 +17,12 @@ from transactions.models import Transaction
 from transactions.selectors import transactions_visible_to
 
 from .models import PaymentSettlement
-from .serializers import SettlementCreateSerializer, SettlementSerializer, SettlementVoidSerializer
+from .serializers import (
+    SettlementCreateSerializer,
+    SettlementSerializer,
+    SettlementVoidSerializer,
+    settlement_representation,
+)
 from .services import settlement_record, settlement_void
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -81,7 +86,7 @@ class TransactionSettlementsView(generics.ListCreateAPIView):
         settlement = settlement_record(
             transaction=txn, recorded_by=request.user, idempotency_key=key, **data.validated_data
         )
-        return Response(SettlementSerializer(settlement).data, status=status.HTTP_201_CREATED)
+        return Response(settlement_representation(settlement), status=status.HTTP_201_CREATED)
 
 
 class SettlementViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -104,4 +109,4 @@ class SettlementViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         settlement = settlement_void(
             settlement=settlement, voided_by=request.user, reason=data.validated_data["reason"]
         )
-        return Response(SettlementSerializer(settlement).data)
+        return Response(settlement_representation(settlement))
