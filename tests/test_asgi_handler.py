@@ -1,0 +1,48 @@
+"""The project's ASGI handler: Django's request handling, with the middleware chain run in
+one hop to the request's thread (``escashop/handlers.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from channels.testing import HttpCommunicator
+
+from escashop.asgi import application, django_asgi_app
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_middleware_chain_is_built_for_sync_code():
+    assert not asyncio.iscoroutinefunction(django_asgi_app._middleware_chain)
+
+
+async def test_requests_pass_through_every_middleware_and_the_view():
+    communicator = HttpCommunicator(
+        application, "GET", "/api/auth/me/", headers=[(b"host", b"localhost")]
+    )
+    response = await communicator.get_response()
+    assert response["status"] == 401  # DRF's view ran and refused the missing token
+    headers = {k.decode().lower(): v.decode() for k, v in response["headers"]}
+    assert headers["x-frame-options"] == "DENY"  # XFrameOptionsMiddleware (innermost)
+    assert headers["x-content-type-options"] == "nosniff"  # SecurityMiddleware (outermost)
+    assert "detail" in json.loads(response["body"])
+
+
+async def test_a_post_with_a_body_reaches_the_view(admin_user):
+    body = json.dumps({"username": "admin", "password": "wrong"}).encode()
+    communicator = HttpCommunicator(
+        application,
+        "POST",
+        "/api/auth/token/",
+        body=body,
+        headers=[
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"host", b"localhost"),
+        ],
+    )
+    response = await communicator.get_response()
+    assert response["status"] == 401
+    assert "No active account" in json.loads(response["body"])["detail"]
