@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Event ids remembered to drop the copies that come through several groups.
 RECENT_EVENTS = 4096
+#: Connections served per event before the relay lets the event loop write them out.
+YIELD_EVERY = 50
 
 
 class LiveRelay:
@@ -139,10 +141,15 @@ class LiveRelay:
             except Exception:
                 logger.exception("access re-check failed; leaving event %s to catch-up", event_id)
                 return
-        for conn in list(self.members):
+        for i, conn in enumerate(list(self.members), start=1):
             step = conn.push_live(env)
             if step is not None:
                 await step  # sends at once: nothing in it waits (see push_live)
+            if i % YIELD_EVERY == 0:
+                # Let the event loop write out what is queued so far (the server writes a
+                # socket's data on the loop's next turn): the first screens get the frame
+                # while the rest are still being served, instead of all after the last one.
+                await asyncio.sleep(0)
 
 
 _RELAYS: dict[asyncio.AbstractEventLoop, LiveRelay] = {}
