@@ -1,8 +1,9 @@
 """The one chokepoint for payment events (Zulip's ``send_event_on_commit``).
 
-``send_event_on_commit`` writes the event row in the caller's database transaction and
-schedules the channel-layer send for after the commit. Nothing else calls ``group_send``.
-A rollback discards both the row and the send; a channel-layer failure after the commit
+``send_events_on_commit`` writes the event rows of one change in the caller's database
+transaction and schedules their channel-layer sends, in order, for after the commit
+(``send_event_on_commit`` is the same for one event). Nothing else calls ``group_send``.
+A rollback discards both the rows and the sends; a channel-layer failure after the commit
 is logged and never fails the write: connected clients then get the event from the log
 (see ``realtime.delivery``).
 """
@@ -12,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.db import connections, router
 from django.db import transaction as db_transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from .choices import FRAME_TOPIC, FrameType
@@ -44,6 +48,21 @@ class Parties:
     cashier_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """One event of a change, before it is logged: what ``send_event_on_commit`` takes.
+
+    The audience is whoever could see the transaction ``before`` or ``after`` the change
+    (None: it did not exist before, or no longer does).
+    """
+
+    frame_type: FrameType
+    transaction_id: int
+    data: PaymentStatusData | TransactionUpdatedData
+    before: Parties | None
+    after: Parties | None
+
+
 def send_event_on_commit(
     *,
     frame_type: FrameType,
@@ -52,27 +71,83 @@ def send_event_on_commit(
     before: Parties | None,
     after: Parties | None,
 ) -> PaymentEvent:
-    """Log an event (audience: whoever could see the transaction before or after the
-    change) and relay it to the audience's groups once the surrounding transaction commits.
+    """Log one event and relay it once the surrounding transaction commits (see
+    ``send_events_on_commit``)."""
+    (event,) = send_events_on_commit([EventDraft(frame_type, transaction_id, data, before, after)])
+    return event
 
-    Must be called inside the atomic block of the change, after the transaction's row lock
-    was taken, so that events of one transaction get ids in commit order.
+
+def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
+    """Log the events of one change of one transaction, at most one per topic, with ids in
+    the order given, and relay them in that order once the surrounding transaction commits.
+
+    One query reads the previous event id of every topic involved and one INSERT writes
+    every row. Must be called inside the atomic block of the change, after the
+    transaction's row lock was taken, so that events of one transaction get ids in commit
+    order.
     """
-    topic = FRAME_TOPIC[frame_type]
+    if not drafts:
+        return []
+    transaction_id = drafts[0].transaction_id
+    topics = [FRAME_TOPIC[d.frame_type] for d in drafts]
+    if any(d.transaction_id != transaction_id for d in drafts) or len(set(topics)) < len(topics):
+        raise ValueError("One change: one transaction, at most one event per topic.")
+    previous = _previous_event_ids(transaction_id, topics)
+    now = timezone.now()
+    events = [
+        _event_row(draft, topic, previous[topic], now)
+        for draft, topic in zip(drafts, topics, strict=True)
+    ]
+    using = router.db_for_write(PaymentEvent)
+    if len(events) > 1 and connections[using].features.can_return_rows_from_bulk_insert:
+        PaymentEvent.objects.using(using).bulk_create(events)
+        # Ids come from the sequence in VALUES order and RETURNING gives them back in that
+        # order (PostgreSQL, SQLite >= 3.35); a relay must never carry another row's id.
+        ids = [event.pk for event in events]
+        if None in ids or ids != sorted(ids):
+            raise RuntimeError(f"bulk insert returned event ids out of order: {ids}")
+    else:
+        for event in events:
+            event.save(using=using, force_insert=True)
+    for event in events:
+        db_transaction.on_commit(lambda event=event: _group_send(event), robust=True, using=using)
+    return events
+
+
+def _previous_event_ids(transaction_id: int, topics: list[str]) -> dict[str, int | None]:
+    """The newest logged event id of this transaction per topic, in one query.
+
+    One scalar subquery per topic, each an index-only backward scan of
+    ``(transaction_id, topic, id)`` that stops at its first row, selected alongside any one
+    row of the transaction (no row: the transaction has no events at all).
+    """
+    newest = {
+        f"newest_{i}": Subquery(
+            PaymentEvent.objects.filter(transaction_id=transaction_id, topic=topic)
+            .order_by("-id")
+            .values("id")[:1]
+        )
+        for i, topic in enumerate(topics)
+    }
+    rows = list(
+        PaymentEvent.objects.filter(transaction_id=transaction_id)
+        .order_by()
+        .annotate(**newest)
+        .values_list(*newest)[:1]
+    )
+    return dict(zip(topics, rows[0] if rows else [None] * len(topics), strict=True))
+
+
+def _event_row(draft: EventDraft, topic: str, previous_event_id, now) -> PaymentEvent:
+    before, after = draft.before, draft.after
     current = after or before
     changed = before is not None and after is not None
-    previous_event_id = (
-        PaymentEvent.objects.filter(transaction_id=transaction_id, topic=topic)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
-    event = PaymentEvent.objects.create(
+    return PaymentEvent(
         topic=topic,
-        frame_type=frame_type,
-        transaction_id=transaction_id,
+        frame_type=draft.frame_type,
+        transaction_id=draft.transaction_id,
         previous_event_id=previous_event_id,
-        data=encode(data),
+        data=encode(draft.data),
         sales_agent_id=current.sales_agent_id,
         previous_sales_agent_id=(
             before.sales_agent_id
@@ -84,10 +159,8 @@ def send_event_on_commit(
             before.cashier_id if changed and before.cashier_id != after.cashier_id else None
         ),
         cashier_pool=any(p is not None and p.cashier_id is None for p in (before, after)),
-        created_at=timezone.now(),
+        created_at=now,
     )
-    db_transaction.on_commit(lambda: _group_send(event), robust=True)
-    return event
 
 
 def channel_message(event: PaymentEvent) -> dict:

@@ -12,7 +12,7 @@ from .choices import FrameType, Topic
 class PaymentEvent(models.Model):
     """One event as clients receive it; ``id`` is the ``event_id`` of the frame.
 
-    Written by ``realtime.events.send_event_on_commit`` in the same database transaction as
+    Written by ``realtime.events.send_events_on_commit`` in the same database transaction as
     the change it describes. The audience columns fix, at write time, who may see it: admins
     always, plus the sales agents and cashiers of the transaction before and after the change,
     and every cashier when it was or is unassigned (``cashier_pool``).

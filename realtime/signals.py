@@ -1,7 +1,8 @@
 """Thin adapters from model signals to the event chokepoint (realtime.events).
 
 They return early on ``raw`` (fixtures), decide whether a change matters, build the payload
-with one builder per frame type and call ``send_event_on_commit``. No arithmetic here.
+with one builder per frame type and hand the change's events to ``send_events_on_commit``
+(one call per change: one query and one INSERT for all of them). No arithmetic here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from payments.models import PaymentSettlement
 from transactions.models import Transaction
 
 from .choices import ChangeKind, FrameType
-from .events import Parties, send_event_on_commit
+from .events import EventDraft, Parties, send_events_on_commit
 from .payloads import payment_status_data, transaction_updated_data
 
 MONEY_FIELDS = ("amount", "paid_amount", "balance_amount", "payment_status")
@@ -39,7 +40,8 @@ def transaction_saved(sender, instance: Transaction, created: bool, raw: bool, *
     settlement = instance.change_settlement
     instance.change_settlement = None
     if created:
-        _transaction_event(instance, ChangeKind.TRANSACTION_CREATED, None, None, after, moment)
+        kind = ChangeKind.TRANSACTION_CREATED
+        send_events_on_commit([_transaction_draft(instance, kind, None, None, after, moment)])
         return
     loaded = instance.loaded_state or {}
     before = Parties(
@@ -47,19 +49,22 @@ def transaction_saved(sender, instance: Transaction, created: bool, raw: bool, *
         cashier_id=loaded.get("cashier_id", instance.cashier_id),
     )
     changed = {n for n, v in loaded.items() if getattr(instance, n) != v}
+    events = []
     if changed & set(MONEY_FIELDS):
-        send_event_on_commit(
-            frame_type=FrameType.PAYMENT_STATUS_UPDATED,
-            transaction_id=instance.pk,
-            data=payment_status_data(
-                txn=instance,
-                previous_status=loaded.get("payment_status", instance.payment_status),
-                settlement=settlement,
-                actor=instance.change_actor,
-                moment=moment,
-            ),
-            before=before,
-            after=after,
+        events.append(
+            EventDraft(
+                frame_type=FrameType.PAYMENT_STATUS_UPDATED,
+                transaction_id=instance.pk,
+                data=payment_status_data(
+                    txn=instance,
+                    previous_status=loaded.get("payment_status", instance.payment_status),
+                    settlement=settlement,
+                    actor=instance.change_actor,
+                    moment=moment,
+                ),
+                before=before,
+                after=after,
+            )
         )
         if settlement is not None and settlement.voided_at is None:
             kind = ChangeKind.PAYMENT_SETTLEMENT_CREATED
@@ -69,19 +74,19 @@ def transaction_saved(sender, instance: Transaction, created: bool, raw: bool, *
         kind = ChangeKind.TRANSACTION_UPDATED
     else:
         return  # nothing a client shows has changed
-    _transaction_event(instance, kind, settlement, before, after, moment)
+    events.append(_transaction_draft(instance, kind, settlement, before, after, moment))
+    send_events_on_commit(events)
 
 
 @receiver(post_delete, sender=Transaction, dispatch_uid="realtime.transaction_deleted")
 def transaction_deleted(sender, instance: Transaction, **kwargs):
     parties = Parties(sales_agent_id=instance.sales_agent_id, cashier_id=instance.cashier_id)
-    _transaction_event(
-        instance, ChangeKind.TRANSACTION_DELETED, None, parties, None, timezone.now()
-    )
+    kind = ChangeKind.TRANSACTION_DELETED
+    send_events_on_commit([_transaction_draft(instance, kind, None, parties, None, timezone.now())])
 
 
-def _transaction_event(txn, kind, settlement, before, after, moment) -> None:
-    send_event_on_commit(
+def _transaction_draft(txn, kind, settlement, before, after, moment) -> EventDraft:
+    return EventDraft(
         frame_type=FrameType.TRANSACTION_UPDATED,
         transaction_id=txn.pk,
         data=transaction_updated_data(kind=kind, txn=txn, settlement=settlement, moment=moment),
