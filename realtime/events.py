@@ -20,7 +20,6 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connections, router
 from django.db import transaction as db_transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from .choices import FRAME_TOPIC, FrameType
@@ -92,50 +91,83 @@ def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
     topics = [FRAME_TOPIC[d.frame_type] for d in drafts]
     if any(d.transaction_id != transaction_id for d in drafts) or len(set(topics)) < len(topics):
         raise ValueError("One change: one transaction, at most one event per topic.")
-    previous = _previous_event_ids(transaction_id, topics)
+    using = router.db_for_write(PaymentEvent)
+    previous = _previous_event_ids(transaction_id, topics, connections[using])
     now = timezone.now()
     events = [
         _event_row(draft, topic, previous[topic], now)
         for draft, topic in zip(drafts, topics, strict=True)
     ]
-    using = router.db_for_write(PaymentEvent)
-    if len(events) > 1 and connections[using].features.can_return_rows_from_bulk_insert:
-        PaymentEvent.objects.using(using).bulk_create(events)
-        # Ids come from the sequence in VALUES order and RETURNING gives them back in that
-        # order (PostgreSQL, SQLite >= 3.35); a relay must never carry another row's id.
-        ids = [event.pk for event in events]
-        if None in ids or ids != sorted(ids):
-            raise RuntimeError(f"bulk insert returned event ids out of order: {ids}")
-    else:
-        for event in events:
-            event.save(using=using, force_insert=True)
+    _insert(events, connections[using])
     for event in events:
         db_transaction.on_commit(lambda event=event: _group_send(event), robust=True, using=using)
     return events
 
 
-def _previous_event_ids(transaction_id: int, topics: list[str]) -> dict[str, int | None]:
-    """The newest logged event id of this transaction per topic, in one query.
+# The previous-id read and the INSERT are written in SQL because they run on every write
+# under the transaction's row lock: the ORM took 0.85 ms of CPU to build the one query
+# below (0.77 ms for the two it replaces) against 0.10 ms here, and Django 5.2's
+# ``bulk_create`` inserts several rows on PostgreSQL through UNNEST, whose text arrays
+# psycopg escapes in Python (0.82 ms for two rows against 0.21 ms, or 0.40 ms for two
+# ``save()``). Both are plain SQL that PostgreSQL and SQLite (>= 3.35, RETURNING) share,
+# built from the model's metadata.
 
-    One scalar subquery per topic, each an index-only backward scan of
-    ``(transaction_id, topic, id)`` that stops at its first row, selected alongside any one
-    row of the transaction (no row: the transaction has no events at all).
-    """
-    newest = {
-        f"newest_{i}": Subquery(
-            PaymentEvent.objects.filter(transaction_id=transaction_id, topic=topic)
-            .order_by("-id")
-            .values("id")[:1]
-        )
-        for i, topic in enumerate(topics)
-    }
-    rows = list(
-        PaymentEvent.objects.filter(transaction_id=transaction_id)
-        .order_by()
-        .annotate(**newest)
-        .values_list(*newest)[:1]
+
+def _previous_event_ids(
+    transaction_id: int, topics: list[str], connection
+) -> dict[str, int | None]:
+    """The newest logged event id of this transaction per topic, in one query: one scalar
+    subquery per topic, each an index-only backward scan of ``(transaction_id, topic, id)``
+    that stops at its first row."""
+    meta, qn = PaymentEvent._meta, connection.ops.quote_name
+    table, pk, txn, topic = (
+        qn(meta.db_table),
+        *(qn(meta.get_field(name).column) for name in ("id", "transaction_id", "topic")),
     )
-    return dict(zip(topics, rows[0] if rows else [None] * len(topics), strict=True))
+    # Identifiers from the model, values as parameters.
+    newest = (
+        f"(SELECT {pk} FROM {table} WHERE {txn} = %s AND {topic} = %s "  # noqa: S608
+        f"ORDER BY {pk} DESC LIMIT 1)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join([newest] * len(topics)),
+            [value for name in topics for value in (transaction_id, str(name))],
+        )
+        row = cursor.fetchone()
+    return dict(zip(topics, row, strict=True))
+
+
+def _insert(events: list[PaymentEvent], connection) -> None:
+    """INSERT the rows in one statement, ids assigned in list order (``save()`` each where
+    the database cannot return them)."""
+    if not connection.features.can_return_rows_from_bulk_insert:
+        for event in events:
+            event.save(using=connection.alias, force_insert=True)
+        return
+    meta = PaymentEvent._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    qn = connection.ops.quote_name
+    table, pk, columns = qn(meta.db_table), qn(meta.pk.column), [qn(f.column) for f in fields]
+    rows = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(events))
+    # Identifiers from the model, values as parameters.
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows} RETURNING {pk}"  # noqa: S608
+    params = [
+        field.get_db_prep_save(field.pre_save(event, add=True), connection)
+        for event in events
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    # The sequence numbers the VALUES rows in order and RETURNING gives them back in that
+    # order (as Django's bulk_create assumes); a relay must never carry another row's id.
+    if len(ids) != len(events) or ids != sorted(ids):
+        raise RuntimeError(f"INSERT returned event ids out of order: {ids}")
+    for event, pk in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
 
 
 def _event_row(draft: EventDraft, topic: str, previous_event_id, now) -> PaymentEvent:
