@@ -225,7 +225,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "escashop.api_errors.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter's, skipped when a request has no query parameters (escashop/api_filters.py).
+    "DEFAULT_FILTER_BACKENDS": ["escashop.api_filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "escashop.api_pagination.CappedPageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "escashop.api_errors.exception_handler",
