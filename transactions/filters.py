@@ -46,11 +46,21 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
 
 
+class IdField(forms.IntegerField):
+    """A whole number that fits a database id (64 bits): a larger one is a 400 naming the
+    parameter, not a database overflow (SQLite raises on integers past 64 bits)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("min_value", -(2**63))
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
     """A whole-number id (NumberFilter alone would take 1.5 and match id 1)."""
 
-    field_class = forms.IntegerField
+    field_class = IdField
 
 
 class TransactionFilter(django_filters.FilterSet):
