@@ -12,6 +12,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, validate
 
+from escashop.redis_config import redis_layout
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = Env()
@@ -120,11 +122,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # REDIS_URL selects channels-redis; ESCASHOP_CHANNEL_LAYER picks its flavour
 # ("pubsub" = RedisPubSubChannelLayer, "core" = RedisChannelLayer). Delivery is
 # guaranteed by the event log (realtime/), so the layer is chosen for speed.
+# Where Redis is (escashop/redis_config.py): REDIS_URL with one URL or several (sharded), or
+# ESCASHOP_REDIS_SENTINELS + ESCASHOP_REDIS_SENTINEL_MASTER for a Sentinel-managed master.
 REDIS_URL = env.str("REDIS_URL", "")
+REDIS_HOSTS, REDIS_CACHE = redis_layout(
+    url=REDIS_URL,
+    sentinels=env.list("ESCASHOP_REDIS_SENTINELS", []),
+    master=env.str("ESCASHOP_REDIS_SENTINEL_MASTER", ""),
+)
 CHANNEL_LAYER_FLAVOUR = env.str(
     "ESCASHOP_CHANNEL_LAYER", "pubsub", validate=validate.OneOf(["pubsub", "core"])
 )
-if REDIS_URL:
+if REDIS_HOSTS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": (
@@ -133,7 +142,7 @@ if REDIS_URL:
                 else "channels_redis.core.RedisChannelLayer"
             ),
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": REDIS_HOSTS,
                 "prefix": env.str("ESCASHOP_CHANNEL_PREFIX", "escashop"),
             },
         }
@@ -193,12 +202,12 @@ ESCASHOP_EVENT_RETENTION_DAYS = env.int("ESCASHOP_EVENT_RETENTION_DAYS", 7)
 # --- Cache ------------------------------------------------------------------------
 # Login throttling counts attempts here, so with several daphne processes the counts must be
 # shared: Django's own RedisCache when REDIS_URL is set, a per-process LocMem cache otherwise.
-if REDIS_URL:
+if REDIS_CACHE:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("ESCASHOP_CACHE_PREFIX", "escashop"),
+            **REDIS_CACHE,
         }
     }
 else:
