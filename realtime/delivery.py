@@ -207,21 +207,14 @@ class ConnectionDelivery:
         )
 
     async def live(self, env: Envelope) -> None:
-        """An event from the channel layer: fill a gap first if its predecessor is missing."""
+        """An event from the channel layer: fill a gap first if its predecessor is missing.
+
+        Only the relay calls this (through ``push_live``), after the process's access check
+        covering the event's creation (``LiveRelay.dispatch``), so no check is made here.
+        """
         if not self._wants(env):
             return
         async with self.lock:
-            if env.created_at > catchup_hub().checked_at:
-                # Written after the last access check: wait for a fresh one (shared by the
-                # whole process), so a user deactivated or stripped of a role before this
-                # event was written never receives it. If it fails, catch-up sends it later.
-                try:
-                    await catchup_hub().access_checked_after(env.created_at)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("access re-check failed; leaving the event to catch-up")
-                    return
             if not self._wants(env):
                 return
             floor = self.topics[env.topic].floor

@@ -1,8 +1,8 @@
-"""The one chokepoint for payment events (Zulip's ``send_event_on_commit``).
+"""The one chokepoint for payment events (after Zulip's ``send_event_on_commit``).
 
 ``send_events_on_commit`` writes the event rows of one change in the caller's database
-transaction and schedules their channel-layer sends, in order, for after the commit
-(``send_event_on_commit`` is the same for one event). Nothing else calls ``group_send``.
+transaction and schedules their channel-layer sends, in order, for after the commit.
+Nothing else calls ``group_send``.
 A rollback discards both the rows and the sends; a channel-layer failure after the commit
 is logged and never fails the write: connected clients then get the event from the log
 (see ``realtime.delivery``).
@@ -49,7 +49,7 @@ class Parties:
 
 @dataclass(frozen=True, slots=True)
 class EventDraft:
-    """One event of a change, before it is logged: what ``send_event_on_commit`` takes.
+    """One event of a change, before it is logged: what ``send_events_on_commit`` takes.
 
     The audience is whoever could see the transaction ``before`` or ``after`` the change
     (None: it did not exist before, or no longer does).
@@ -60,20 +60,6 @@ class EventDraft:
     data: PaymentStatusData | TransactionUpdatedData
     before: Parties | None
     after: Parties | None
-
-
-def send_event_on_commit(
-    *,
-    frame_type: FrameType,
-    transaction_id: int,
-    data: PaymentStatusData | TransactionUpdatedData,
-    before: Parties | None,
-    after: Parties | None,
-) -> PaymentEvent:
-    """Log one event and relay it once the surrounding transaction commits (see
-    ``send_events_on_commit``)."""
-    (event,) = send_events_on_commit([EventDraft(frame_type, transaction_id, data, before, after)])
-    return event
 
 
 def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 import realtime.events
 from payments.services import settlement_record, settlement_void
 from realtime.choices import FrameType
-from realtime.events import EventDraft, Parties, send_event_on_commit, send_events_on_commit
+from realtime.events import EventDraft, Parties, send_events_on_commit
 from realtime.models import PaymentEvent
 
 pytestmark = pytest.mark.django_db
@@ -107,12 +107,8 @@ def test_one_event_alone_and_the_limits_of_one_call(make_transaction, relayed):
     txn = make_transaction("1000.00")
     parties = Parties(sales_agent_id=txn.sales_agent_id, cashier_id=None)
     (created,) = _events(txn.pk)
-    event = send_event_on_commit(
-        frame_type=FrameType.TRANSACTION_UPDATED,
-        transaction_id=txn.pk,
-        data={"n": 1},
-        before=parties,
-        after=parties,
+    (event,) = send_events_on_commit(
+        [EventDraft(FrameType.TRANSACTION_UPDATED, txn.pk, {"n": 1}, parties, parties)]
     )
     assert event.previous_event_id == created.pk
     assert send_events_on_commit([]) == []
