@@ -225,7 +225,7 @@ def _throttle_rate(name: str, default: str) -> str:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Access tokens only: a refresh token sent as a bearer token is refused (401).
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "escashop.api_authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",

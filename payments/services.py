@@ -50,13 +50,11 @@ def settlement_record(
             idempotency_key=idempotency_key,
         )
     except IntegrityError:
-        # The same key was used at the same moment on another transaction (the per-transaction
-        # lock does not cover that); the unique constraint let exactly one of them in.
+        # This user already used the key: a retry, or the same key at the same moment on
+        # another transaction (the unique constraint let exactly one of them in).
         if idempotency_key is None:
             raise
-        existing = PaymentSettlement.objects.filter(
-            cashier=recorded_by, idempotency_key=idempotency_key
-        ).first()
+        existing = _existing(recorded_by, idempotency_key)
         if existing is None:
             raise
         return _idempotent_replay(existing, transaction.pk, amount, payment_mode)
@@ -77,21 +75,13 @@ def _settlement_record_locked(
     txn = transaction_lock(transaction_id=transaction_id)
     if not transaction_visible_to(recorded_by, txn):
         raise PermissionDenied("This transaction is handled by another cashier.")
-    if idempotency_key is not None:
-        # Checked under the lock, so two racing retries on this transaction see each other.
-        existing = PaymentSettlement.objects.filter(
-            cashier=recorded_by, idempotency_key=idempotency_key
-        ).first()
+    refusal = _balance_refusal(txn, amount)
+    if refusal is not None:
+        # A retry of a payment that used up the balance must still get its first result.
+        existing = _existing(recorded_by, idempotency_key)
         if existing is not None:
             return _idempotent_replay(existing, transaction_id, amount, payment_mode)
-    if txn.balance_amount <= 0:
-        raise ValidationError(
-            {"amount": ["This transaction is fully paid; the remaining balance is 0.00."]}
-        )
-    if amount > txn.balance_amount:
-        raise ValidationError(
-            {"amount": [f"Amount exceeds the remaining balance of {txn.balance_amount}."]}
-        )
+        raise ValidationError({"amount": [refusal]})
     if txn.cashier_id is None:
         txn.cashier = recorded_by
     settlement = PaymentSettlement(
@@ -103,18 +93,36 @@ def _settlement_record_locked(
         idempotency_key=idempotency_key,
         paid_at=timezone.now(),
     )
-    _save_with_totals(txn, settlement, recorded_by)
+    # A retry with a used key is not looked for first: the unique constraint on (cashier,
+    # key) refuses its INSERT (IntegrityError), the block rolls back and settlement_record
+    # answers with the first settlement. A new payment, the common case, skips that query.
+    settlement.save()
+    # Under the row lock the stored total is exact: add this payment to it.
+    transaction_totals_refresh(txn=txn, paid=txn.paid_amount + amount)
+    _save_transaction(txn, recorded_by)
     return settlement
 
 
-def _save_with_totals(txn: Transaction, settlement: PaymentSettlement, actor) -> None:
-    """Save the settlement, re-derive the totals from the rows, save the transaction.
+def _balance_refusal(txn: Transaction, amount: Decimal) -> str | None:
+    if txn.balance_amount <= 0:
+        return "This transaction is fully paid; the remaining balance is 0.00."
+    if amount > txn.balance_amount:
+        return f"Amount exceeds the remaining balance of {txn.balance_amount}."
+    return None
 
-    The settlement's post_save receiver attaches it to ``txn`` (``change_settlement``); the
-    transaction's post_save then writes the events describing both, in this one commit.
-    """
-    settlement.save()
-    transaction_totals_refresh(txn=txn)
+
+def _existing(recorded_by: AbstractBaseUser, idempotency_key: str | None):
+    if idempotency_key is None:
+        return None
+    return PaymentSettlement.objects.filter(
+        cashier=recorded_by, idempotency_key=idempotency_key
+    ).first()
+
+
+def _save_transaction(txn: Transaction, actor) -> None:
+    """Save the transaction after its settlement: the settlement's post_save receiver
+    attached it to ``txn`` (``change_settlement``), and the transaction's post_save writes
+    the events describing both, in this one commit."""
     txn.change_actor = actor
     txn.save()
 
@@ -150,5 +158,7 @@ def settlement_void(
     settlement.voided_at = timezone.now()
     settlement.voided_by = voided_by
     settlement.void_reason = reason
-    _save_with_totals(txn, settlement, voided_by)
+    settlement.save()
+    transaction_totals_refresh(txn=txn)  # re-derived from the rows that still count
+    _save_transaction(txn, voided_by)
     return settlement

@@ -66,8 +66,8 @@ def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
     """Log the events of one change of one transaction, at most one per topic, with ids in
     the order given, and relay them in that order once the surrounding transaction commits.
 
-    One query reads the previous event id of every topic involved and one INSERT writes
-    every row. Must be called inside the atomic block of the change, after the
+    One INSERT writes every row, each reading its topic's previous event id as it goes
+    (``_insert``). Must be called inside the atomic block of the change, after the
     transaction's row lock was taken, so that events of one transaction get ids in commit
     order.
     """
@@ -78,85 +78,93 @@ def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
     if any(d.transaction_id != transaction_id for d in drafts) or len(set(topics)) < len(topics):
         raise ValueError("One change: one transaction, at most one event per topic.")
     using = router.db_for_write(PaymentEvent)
-    previous = _previous_event_ids(transaction_id, topics, connections[using])
     now = timezone.now()
-    events = [
-        _event_row(draft, topic, previous[topic], now)
-        for draft, topic in zip(drafts, topics, strict=True)
-    ]
+    events = [_event_row(draft, topic, now) for draft, topic in zip(drafts, topics, strict=True)]
     _insert(events, connections[using])
     for event in events:
         db_transaction.on_commit(lambda event=event: _group_send(event), robust=True, using=using)
     return events
 
 
-# The previous-id read and the INSERT are written in SQL because they run on every write
-# under the transaction's row lock: the ORM took 0.85 ms of CPU to build the one query
-# below (0.77 ms for the two it replaces) against 0.10 ms here, and Django 5.2's
-# ``bulk_create`` inserts several rows on PostgreSQL through UNNEST, whose text arrays
-# psycopg escapes in Python (0.82 ms for two rows against 0.21 ms, or 0.40 ms for two
-# ``save()``). Both are plain SQL that PostgreSQL and SQLite (>= 3.35, RETURNING) share,
-# built from the model's metadata.
+# The INSERT is written in SQL because it runs on every write under the transaction's row
+# lock: the ORM took 0.85 ms of CPU to build the previous-id query alone (0.77 ms for the
+# two it replaced) against 0.10 ms here, and Django 5.2's ``bulk_create`` inserts several
+# rows on PostgreSQL through UNNEST, whose text arrays psycopg escapes in Python (0.82 ms
+# for two rows against 0.21 ms, or 0.40 ms for two ``save()``). Folding the previous-id
+# read into the INSERT saves the write a round trip. It is plain SQL that PostgreSQL and
+# SQLite (>= 3.35, RETURNING) share, built from the model's metadata.
 
 
-def _previous_event_ids(
-    transaction_id: int, topics: list[str], connection
-) -> dict[str, int | None]:
-    """The newest logged event id of this transaction per topic, in one query: one scalar
-    subquery per topic, each an index-only backward scan of ``(transaction_id, topic, id)``
-    that stops at its first row."""
+def _newest_event_sql(connection) -> str:
+    """A scalar subquery: the newest logged event id of one transaction and topic (an
+    index-only backward scan of ``(transaction_id, topic, id)`` that stops at its first
+    row); parameters: transaction id, topic."""
     meta, qn = PaymentEvent._meta, connection.ops.quote_name
     table, pk, txn, topic = (
         qn(meta.db_table),
         *(qn(meta.get_field(name).column) for name in ("id", "transaction_id", "topic")),
     )
     # Identifiers from the model, values as parameters.
-    newest = (
+    return (
         f"(SELECT {pk} FROM {table} WHERE {txn} = %s AND {topic} = %s "  # noqa: S608
         f"ORDER BY {pk} DESC LIMIT 1)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join([newest] * len(topics)),
-            [value for name in topics for value in (transaction_id, str(name))],
-        )
-        row = cursor.fetchone()
-    return dict(zip(topics, row, strict=True))
 
 
 def _insert(events: list[PaymentEvent], connection) -> None:
-    """INSERT the rows in one statement, ids assigned in list order (``save()`` each where
-    the database cannot return them)."""
+    """INSERT the rows in one statement, ids assigned in list order, each row's
+    ``previous_event_id`` read by the statement itself (it sees what committed before it
+    began, under the transaction's row lock: every earlier event of the transaction, and
+    none of its own rows, which are of other topics). Where the database cannot return the
+    ids, one ``save()`` each after reading the previous id."""
     if not connection.features.can_return_rows_from_bulk_insert:
         for event in events:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT " + _newest_event_sql(connection),
+                    [event.transaction_id, str(event.topic)],
+                )
+                event.previous_event_id = cursor.fetchone()[0]
             event.save(using=connection.alias, force_insert=True)
         return
     meta = PaymentEvent._meta
+    previous = meta.get_field("previous_event_id")
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     qn = connection.ops.quote_name
     table, pk, columns = qn(meta.db_table), qn(meta.pk.column), [qn(f.column) for f in fields]
-    rows = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(events))
+    newest = _newest_event_sql(connection)
+    row = "(" + ", ".join(newest if field is previous else "%s" for field in fields) + ")"
     # Identifiers from the model, values as parameters.
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows} RETURNING {pk}"  # noqa: S608
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+        f"{', '.join([row] * len(events))} RETURNING {pk}, {qn(previous.column)}"
+    )
     params = [
-        field.get_db_prep_save(field.pre_save(event, add=True), connection)
+        value
         for event in events
         for field in fields
+        for value in (
+            (event.transaction_id, str(event.topic))
+            if field is previous
+            else (field.get_db_prep_save(field.pre_save(event, add=True), connection),)
+        )
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
+        returned = cursor.fetchall()
+    ids = [row[0] for row in returned]
     # The sequence numbers the VALUES rows in order and RETURNING gives them back in that
     # order (as Django's bulk_create assumes); a relay must never carry another row's id.
     if len(ids) != len(events) or ids != sorted(ids):
         raise RuntimeError(f"INSERT returned event ids out of order: {ids}")
-    for event, pk in zip(events, ids, strict=True):
+    for event, (pk, previous_id) in zip(events, returned, strict=True):
         event.pk = pk
+        event.previous_event_id = previous_id
         event._state.adding = False
         event._state.db = connection.alias
 
 
-def _event_row(draft: EventDraft, topic: str, previous_event_id, now) -> PaymentEvent:
+def _event_row(draft: EventDraft, topic: str, now) -> PaymentEvent:
     before, after = draft.before, draft.after
     current = after or before
     changed = before is not None and after is not None
@@ -164,7 +172,7 @@ def _event_row(draft: EventDraft, topic: str, previous_event_id, now) -> Payment
         topic=topic,
         frame_type=draft.frame_type,
         transaction_id=draft.transaction_id,
-        previous_event_id=previous_event_id,
+        previous_event_id=None,  # read by the INSERT (_insert)
         data=encode(draft.data),
         sales_agent_id=current.sales_agent_id,
         previous_sales_agent_id=(

@@ -163,3 +163,45 @@ def test_idempotency_key_pays_once(make_transaction, cashier):
             recorded_by=cashier,
             idempotency_key="k1",
         )
+
+
+@pytest.mark.parametrize("paid_first", ["100.00", "60.00"], ids=["in-full", "most-of-it"])
+def test_a_retry_replays_even_when_the_balance_no_longer_allows_the_payment(
+    make_transaction, cashier, paid_first
+):
+    # The key is not looked for before the INSERT; when the balance checks refuse the
+    # payment, a retry must still get its first settlement, not a 400.
+    txn = make_transaction("100.00")
+    first = settlement_record(
+        transaction=txn,
+        amount=paid_first,
+        payment_mode="gcash",
+        recorded_by=cashier,
+        idempotency_key="pay-it",
+    )
+    again = settlement_record(
+        transaction=txn,
+        amount=paid_first,
+        payment_mode="gcash",
+        recorded_by=cashier,
+        idempotency_key="pay-it",
+    )
+    assert again.pk == first.pk
+    assert PaymentSettlement.objects.count() == 1
+    assert _assert_invariants(txn).paid_amount == Decimal(paid_first)
+    with pytest.raises(ValidationError):  # a new payment of the same size is refused
+        settlement_record(
+            transaction=txn,
+            amount=paid_first,
+            payment_mode="gcash",
+            recorded_by=cashier,
+            idempotency_key="another",
+        )
+    with pytest.raises(DomainConflict):  # and a reused key for another payment is a conflict
+        settlement_record(
+            transaction=txn,
+            amount="99.00",
+            payment_mode="gcash",
+            recorded_by=cashier,
+            idempotency_key="pay-it",
+        )

@@ -8,9 +8,12 @@ A user holding several roles sees the union; an inactive user sees nothing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 
 from .choices import Role
@@ -33,6 +36,52 @@ def user_roles(user: User | None) -> frozenset[Role]:
     result = frozenset(roles)
     user._escashop_roles = result
     return result
+
+
+def user_with_roles(field: str, value) -> AbstractBaseUser:
+    """The user whose ``field`` (e.g. ``"id"``) is ``value``, with ``user_roles`` already
+    known: ONE query, the user's row joined to their groups (a row per group), instead of
+    the user and then their groups. Raises the user model's ``DoesNotExist``.
+
+    Authentication runs this on every request (``escashop.api_authentication``); the SQL
+    is built once from the models' metadata, because the ORM took about 1 ms of CPU to
+    build the same query with a subquery per role (``docs/performance.md``).
+    """
+    user_model = get_user_model()
+    model_field = user_model._meta.pk if field == "pk" else user_model._meta.get_field(field)
+    alias = router.db_for_read(user_model)
+    rows = list(
+        user_model.objects.db_manager(alias).raw(
+            _user_with_groups_sql(alias, model_field.column), [model_field.to_python(value)]
+        )
+    )
+    if not rows:
+        raise user_model.DoesNotExist(f"No user with {field} {value!r}.")
+    user = rows[0]
+    names = {row.escashop_group for row in rows}
+    roles = {role for role in Role if role.value in names}
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+    user._escashop_roles = frozenset(roles)
+    return user
+
+
+@functools.cache
+def _user_with_groups_sql(alias: str, column: str) -> str:
+    user_model = get_user_model()
+    users, memberships = user_model._meta, user_model.groups.through._meta
+    groups = memberships.get_field("group").related_model._meta
+    qn = connections[alias].ops.quote_name
+    columns = ", ".join(f"u.{qn(f.column)}" for f in users.concrete_fields)
+    member_user, member_group = (qn(memberships.get_field(n).column) for n in ("user", "group"))
+    # Identifiers from the models, the value as a parameter.
+    return (
+        f"SELECT {columns}, g.{qn(groups.get_field('name').column)} AS escashop_group "  # noqa: S608
+        f"FROM {qn(users.db_table)} u "
+        f"LEFT JOIN {qn(memberships.db_table)} m ON m.{member_user} = u.{qn(users.pk.column)} "
+        f"LEFT JOIN {qn(groups.db_table)} g ON g.{qn(groups.pk.column)} = m.{member_group} "
+        f"WHERE u.{qn(column)} = %s"
+    )
 
 
 def _visibility_q(user_id: int, roles: frozenset[Role]) -> Q | None:

@@ -120,9 +120,13 @@ def transaction_lock(*, transaction_id: int) -> Transaction:
     )
 
 
-def transaction_totals_refresh(*, txn: Transaction) -> None:
-    """Derive paid, balance and status from the non-voided settlements (caller holds the lock)."""
-    paid = txn.settlements.filter(voided_at__isnull=True).aggregate(total=Sum("amount"))["total"]
+def transaction_totals_refresh(*, txn: Transaction, paid: Decimal | None = None) -> None:
+    """Set paid, balance and status (caller holds the lock): ``paid`` derived from the
+    non-voided settlements, or as the caller computed it under that lock."""
+    if paid is None:
+        paid = txn.settlements.filter(voided_at__isnull=True).aggregate(total=Sum("amount"))[
+            "total"
+        ]
     paid = (paid or ZERO).quantize(CENT)  # SQLite's SUM drops trailing zeros
     txn.paid_amount = paid
     txn.balance_amount = txn.amount - paid

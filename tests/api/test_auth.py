@@ -125,3 +125,33 @@ def test_user_without_role_gets_403_explaining_why(api, nobody):
     resp = api(nobody).get("/api/transactions/")
     assert resp.status_code == 403
     assert "no role" in resp.json()["detail"]
+
+
+def test_a_request_reads_the_user_and_their_roles_in_one_query(
+    cashier, sales, nobody, inactive, django_assert_num_queries
+):
+    # escashop.api_authentication reads the user through user_with_roles: the same roles
+    # as transactions.selectors.user_roles reads without it, for every combination.
+    from django.contrib.auth.models import Group
+
+    from transactions.selectors import user_roles, user_with_roles
+
+    both = cashier
+    both.groups.add(Group.objects.get(name="sales"))
+    nobody.groups.add(Group.objects.create(name="optometrist"))  # not a role
+    sales.is_superuser = True
+    sales.save()
+    expected = {both.pk: ["cashier", "sales"], sales.pk: ["admin", "sales"], nobody.pk: []}
+    for user in (both, sales, nobody):
+        with django_assert_num_queries(1):  # the user; user_roles asks nothing more
+            loaded = user_with_roles("id", str(user.pk))  # a token's claim may be a string
+            assert sorted(user_roles(loaded)) == expected[user.pk]
+        assert loaded == user and loaded.get_username() == user.get_username()
+        assert user_roles(type(user).objects.get(pk=user.pk)) == user_roles(loaded)
+        token = login(user.username).json()["access"]
+        with django_assert_num_queries(1):
+            me = bearer(token).get("/api/auth/me/")
+        assert me.json()["roles"] == expected[user.pk]
+    assert user_roles(user_with_roles("pk", inactive.pk)) == frozenset()
+    with pytest.raises(type(cashier).DoesNotExist):
+        user_with_roles("id", 10**9)
