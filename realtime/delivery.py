@@ -28,6 +28,7 @@ they can commit out of order: the hub remembers the "holes" below its high-water
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections import deque
@@ -415,6 +416,12 @@ class CatchupHub:
         if self.checked_at < moment:
             raise RuntimeError("websocket access re-check did not complete")
 
+    def check_soon(self, moment: float) -> None:
+        """Start a check that begins after ``moment`` unless one has or is running (see
+        ``access_check_soon``); whoever needs it waits in ``access_checked_after``."""
+        if self.checked_at < moment and (self._check is None or self._check.done()):
+            self._check = self.loop.create_task(self._recheck_access())
+
     async def _recheck_access(self) -> None:
         """ONE query for every user with a local connection: who is still active, with
         which roles. Connections whose access changed are told (``access_changed``)."""
@@ -484,6 +491,17 @@ class CatchupHub:
 
 
 _HUBS: dict[asyncio.AbstractEventLoop, CatchupHub] = {}
+
+
+def access_check_soon(loop: asyncio.AbstractEventLoop, moment: float) -> None:
+    """Called from a writer's thread as it logs events created at ``moment``, before they
+    commit: start the access check their relay will wait for on ``loop`` now, so that it
+    runs while the write commits instead of after. Nothing when ``loop`` serves no
+    websocket. (An empty context: the writer's marks its sync thread as busy, which the
+    check's database read must not wait on.)"""
+    hub = _HUBS.get(loop)
+    if hub is not None and hub.connections:
+        loop.call_soon_threadsafe(hub.check_soon, moment, context=contextvars.Context())
 
 
 def catchup_hub() -> CatchupHub:

@@ -80,6 +80,11 @@ def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
     using = router.db_for_write(PaymentEvent)
     now = timezone.now()
     events = [_event_row(draft, topic, now) for draft, topic in zip(drafts, topics, strict=True)]
+    loop = _server_loop()
+    if loop is not None:
+        from .delivery import access_check_soon  # the delivery code is big; daphne only
+
+        access_check_soon(loop, now.timestamp())
     _insert(events, connections[using])
     for event in events:
         db_transaction.on_commit(lambda event=event: _group_send(event), robust=True, using=using)
@@ -207,7 +212,8 @@ def _group_send(event: PaymentEvent) -> None:
     """Relay a committed event to its groups, never raising and never holding the writer.
 
     Under daphne the writer is a worker thread of the server's event loop: the send is
-    handed to that loop and the response goes out at once (``SyncToAsync`` records the
+    handed to that loop (whose live relay offers the event to the process's own connections
+    straight away) and the response goes out at once (``SyncToAsync`` records the
     loop in a thread-local, which is how ``async_to_sync`` itself finds it). Elsewhere
     (management commands, scripts) it runs here, bounded by ``SEND_TIMEOUT_SECONDS``.
     While the process's breaker is open (a recent failure), sends are skipped. Every daphne
@@ -225,6 +231,15 @@ def _group_send(event: PaymentEvent) -> None:
     message = channel_message(event)
 
     async def send_all(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
+        from .relay import current_relay  # the relay imports the delivery code, which is big
+
+        relay = current_relay()
+        if relay is not None:
+            # This process's own screens get it at once, from memory, while it goes out
+            # through the layer to the other processes; the copy that comes back through
+            # the layer is dropped by event id.
+            relay.dispatch_soon(message)
+
         async def send_each() -> None:
             for group in groups:
                 await layer.group_send(group, message)

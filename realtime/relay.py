@@ -11,7 +11,9 @@ Per connection and event that leaves a dictionary lookup, the audience check and
 websocket write: no channel-layer queue, no msgpack decoding, no task or ``asyncio.wait``
 (``await_many_dispatch``), no consumer dispatch. An event reaches a process once per group
 it was sent to that the relay has joined (an admin's and a sales agent's, say); the relay
-drops the copies by ``event_id``.
+drops the copies by ``event_id``. An event committed in this process is offered to the
+local connections as soon as it commits (``dispatch_soon``, from ``realtime.events``), and
+the copy that comes back through the layer is dropped the same way.
 
 Redis trouble is handled as for any layer call (``realtime.layer.ResilientLayer``): joins
 that fail are retried by the catch-up hub (``CatchupHub._heal_layer``), and whatever the
@@ -21,6 +23,7 @@ relay does not receive reaches the connections from the log within about a secon
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import Counter
 
@@ -52,6 +55,11 @@ class LiveRelay:
         self.task: asyncio.Task | None = None
         self.recent: dict[int, None] = {}
         self.closed = False
+        #: The context of a connection's handler, as the receiving task has. Not a writer's:
+        #: a write under daphne runs in a worker thread whose context marks the sync thread
+        #: as busy, and the access check would refuse to wait for it (asgiref's deadlock
+        #: guard) on SQLite, where database reads share that thread.
+        self.context = contextvars.copy_context()
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, conn: ConnectionDelivery, groups: list[str]) -> None:
@@ -113,12 +121,19 @@ class LiveRelay:
     async def _run(self) -> None:
         while not self.closed:
             message = await self.layer.receive(self.channel)  # retries while Redis is down
-            try:
-                await self.dispatch(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("live relay could not deliver an event; catch-up will")
+            await self._dispatch_logged(message)
+
+    def dispatch_soon(self, message: dict) -> None:
+        """An event committed by this process: offer it to the local connections now,
+        without waiting for it to come back through the channel layer."""
+        if not self.closed:
+            self.loop.create_task(self._dispatch_logged(message), context=self.context.copy())
+
+    async def _dispatch_logged(self, message: dict) -> None:
+        try:
+            await self.dispatch(message)
+        except Exception:
+            logger.exception("live relay could not deliver an event; catch-up will")
 
     async def dispatch(self, message: dict) -> None:
         """One channel-layer message: decode once, check access once, offer to everyone."""

@@ -72,3 +72,27 @@ async def test_user_deactivated_before_subscribing_is_closed_4401(clients, cashi
     await db(_deactivate)(cashier)
     await client.send({"type": "subscribe", "topic": "transactions", "since": 0})
     assert await client.receive_close(timeout=3.0) == CloseCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("change", ["deactivate", "drop-role"])
+async def test_an_event_written_after_an_access_change_never_reaches_that_user(
+    clients, cashier, admin_user, make_transaction, settings, change
+):
+    # No round falls in between (60 s apart): the check made for the event itself, started
+    # by the writer as it logs the event (realtime.delivery.access_check_soon), catches it.
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    client = await _watch(clients, cashier)
+    admin = await _watch(clients, admin_user)
+    await db(make_transaction)("10.00")  # the cashiers' queue: this cashier sees it
+    assert (await client.receive())["type"] == "transaction_updated"
+    assert (await admin.receive())["type"] == "transaction_updated"
+    if change == "deactivate":
+        await db(_deactivate)(cashier)
+    else:
+        await db(_drop_group)(cashier, "cashier")
+    txn = await db(make_transaction)("11.00")
+    frame = await admin.receive()  # the event went out live to who may see it ...
+    assert frame["data"]["transactionId"] == txn.pk
+    closed = await client.receive_close(timeout=3.0)  # ... and this user is closed instead
+    expected = CloseCode.UNAUTHENTICATED if change == "deactivate" else CloseCode.FORBIDDEN
+    assert closed == expected
