@@ -46,3 +46,34 @@ async def test_a_post_with_a_body_reaches_the_view(admin_user):
     response = await communicator.get_response()
     assert response["status"] == 401
     assert "No active account" in json.loads(response["body"])["detail"]
+
+
+async def _login_attempt() -> int:
+    body = json.dumps({"username": "ada", "password": "wrong"}).encode()
+    communicator = HttpCommunicator(
+        application,
+        "POST",
+        "/api/auth/token/",
+        body=body,
+        headers=[
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"host", b"localhost"),
+        ],
+    )
+    status = (await communicator.get_response())["status"]
+    await communicator.wait()  # the request's end (request_finished) comes after the body
+    return status
+
+
+async def test_request_threads_are_reused_not_started_for_each_request(admin_user):
+    idle = django_asgi_app._idle_threads
+    idle.clear()
+    assert await _login_attempt() == 401  # reads the database on the request's thread
+    (first,) = idle
+    assert await _login_attempt() == 401  # the same thread again, its connection usable
+    assert idle == [first]
+    # Requests at the same time each have a thread to themselves; all are kept afterwards.
+    statuses = await asyncio.gather(*(_login_attempt() for _ in range(3)))
+    assert statuses == [401, 401, 401]
+    assert first in idle and 1 <= len(idle) <= 3 and len(set(map(id, idle))) == len(idle)
