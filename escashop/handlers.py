@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.db import close_old_connections
 
 #: Idle request threads kept for the next requests; more are made while more requests run
 #: at once, and those beyond this many are let go when their request ends.
@@ -46,10 +47,18 @@ class SyncChainASGIHandler(ASGIHandler):
             executor = self._idle_threads.pop()
         else:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        finished = False
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
+            finished = True
         finally:
+            if not finished:
+                # Cancelled (the client went away) or failed before ``request_finished``
+                # closed the thread's database connections: close them now, after whatever
+                # the thread is still doing, or the kept thread would hold one (and, with
+                # the pool, keep it from other requests).
+                executor.submit(close_old_connections)
             if len(self._idle_threads) < MAX_IDLE_REQUEST_THREADS:
                 self._idle_threads.append(executor)
             else:

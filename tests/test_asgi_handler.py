@@ -4,12 +4,14 @@ one hop to the request's thread (``escashop/handlers.py``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
 from channels.testing import HttpCommunicator
 
 from escashop.asgi import application, django_asgi_app
+from tests.support.services import require_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,3 +79,35 @@ async def test_request_threads_are_reused_not_started_for_each_request(admin_use
     statuses = await asyncio.gather(*(_login_attempt() for _ in range(3)))
     assert statuses == [401, 401, 401]
     assert first in idle and 1 <= len(idle) <= 3 and len(set(map(id, idle))) == len(idle)
+
+
+def _holds_a_connection() -> bool:
+    from django.db import connections
+
+    return any(connections[alias].connection is not None for alias in connections)
+
+
+@pytest.mark.integration
+async def test_a_request_cut_short_leaves_no_connection_on_its_kept_thread(admin_user):
+    # PostgreSQL: SQLite's in-memory test database keeps its one connection open anyway.
+    require_postgres()
+    idle = django_asgi_app._idle_threads
+    idle.clear()
+    body = json.dumps({"username": "ada", "password": "wrong"}).encode()
+    communicator = HttpCommunicator(
+        application,
+        "POST",
+        "/api/auth/token/",
+        body=body,
+        headers=[
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"host", b"localhost"),
+        ],
+    )
+    assert (await communicator.get_response())["status"] == 401
+    communicator.future.cancel()  # gone before request_finished closed the connection
+    with contextlib.suppress(asyncio.CancelledError):
+        await communicator.future
+    (thread,) = idle
+    assert not await asyncio.wrap_future(thread.submit(_holds_a_connection))
