@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 from datetime import timedelta
 
@@ -135,6 +136,11 @@ async def clients():
     for client in opener.opened:
         with contextlib.suppress(Exception):  # some were closed by the server already
             await asyncio.wait_for(client.close(), 5)
+    # A database connection opened by a worker thread of this test's event loop can outlive
+    # the thread, unreachable, until the cycle collector frees it; collect now, so that it
+    # is closed before pytest-django drops the test database ("being accessed by other
+    # users" otherwise, seen after tests whose access checks raced the test's end).
+    gc.collect()
 
 
 def db(func):
