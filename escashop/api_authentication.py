@@ -26,7 +26,7 @@ class _UsersWithRoles:
 
     def get(self, **lookup):
         ((field, value),) = lookup.items()
-        return user_with_roles(field, value)
+        return user_with_roles(field=field, value=value)
 
 
 class JWTAuthentication(authentication.JWTAuthentication):

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from escashop.api_authentication import JWTAuthentication
 from transactions.choices import Role
-from transactions.selectors import user_roles
+from transactions.selectors import roles_held, user_roles
 from transactions.serializers import display_name
 
 #: Longest token string accepted (real access tokens are a few hundred characters).
@@ -75,17 +75,22 @@ def current_roles(user_ids: list[int]) -> dict[int, frozenset[Role] | None]:
     The same rule as ``transactions.selectors.user_roles`` (groups; a superuser counts as
     admin), for many users at once: the per-process re-check of open websockets.
     """
-    roles: dict[int, set[Role]] = {}
+    groups: dict[int, set[str | None]] = {}
+    superusers: set[int] = set()
     rows = (
         get_user_model()
         .objects.filter(pk__in=user_ids, is_active=True)
         .values_list("pk", "is_superuser", "groups__name")
     )
-    by_name = {role.value: role for role in Role}
     for pk, is_superuser, group in rows:
-        held = roles.setdefault(pk, set())
+        groups.setdefault(pk, set()).add(group)
         if is_superuser:
-            held.add(Role.ADMIN)
-        if group in by_name:
-            held.add(by_name[group])
-    return {pk: (frozenset(roles[pk]) if pk in roles else None) for pk in user_ids}
+            superusers.add(pk)
+    return {
+        pk: (
+            roles_held(group_names=groups[pk], is_superuser=pk in superusers)
+            if pk in groups
+            else None
+        )
+        for pk in user_ids
+    }

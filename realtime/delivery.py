@@ -410,17 +410,21 @@ class CatchupHub:
         for _attempt in range(3):  # bounded: a check in flight, then a fresh one
             if self.checked_at >= moment:
                 return
-            if self._check is None or self._check.done():
-                self._check = self.loop.create_task(self._recheck_access())
-            await asyncio.shield(self._check)
+            await asyncio.shield(self._running_check())
         if self.checked_at < moment:
             raise RuntimeError("websocket access re-check did not complete")
 
     def check_soon(self, moment: float) -> None:
         """Start a check that begins after ``moment`` unless one has or is running (see
         ``access_check_soon``); whoever needs it waits in ``access_checked_after``."""
-        if self.checked_at < moment and (self._check is None or self._check.done()):
+        if self.checked_at < moment:
+            self._running_check()
+
+    def _running_check(self) -> asyncio.Task:
+        """The access check in flight, or a new one."""
+        if self._check is None or self._check.done():
             self._check = self.loop.create_task(self._recheck_access())
+        return self._check
 
     async def _recheck_access(self) -> None:
         """ONE query for every user with a local connection: who is still active, with

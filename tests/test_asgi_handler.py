@@ -32,9 +32,10 @@ async def test_requests_pass_through_every_middleware_and_the_view():
     assert "detail" in json.loads(response["body"])
 
 
-async def test_a_post_with_a_body_reaches_the_view(admin_user):
-    body = json.dumps({"username": "admin", "password": "wrong"}).encode()
-    communicator = HttpCommunicator(
+def _wrong_login(username: str) -> HttpCommunicator:
+    """A JSON POST to the login view with a wrong password (the view reads the database)."""
+    body = json.dumps({"username": username, "password": "wrong"}).encode()
+    return HttpCommunicator(
         application,
         "POST",
         "/api/auth/token/",
@@ -45,24 +46,17 @@ async def test_a_post_with_a_body_reaches_the_view(admin_user):
             (b"host", b"localhost"),
         ],
     )
+
+
+async def test_a_post_with_a_body_reaches_the_view(admin_user):
+    communicator = _wrong_login("admin")
     response = await communicator.get_response()
     assert response["status"] == 401
     assert "No active account" in json.loads(response["body"])["detail"]
 
 
 async def _login_attempt() -> int:
-    body = json.dumps({"username": "ada", "password": "wrong"}).encode()
-    communicator = HttpCommunicator(
-        application,
-        "POST",
-        "/api/auth/token/",
-        body=body,
-        headers=[
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"host", b"localhost"),
-        ],
-    )
+    communicator = _wrong_login("ada")
     status = (await communicator.get_response())["status"]
     await communicator.wait()  # the request's end (request_finished) comes after the body
     return status
@@ -93,18 +87,7 @@ async def test_a_request_cut_short_leaves_no_connection_on_its_kept_thread(admin
     require_postgres()
     idle = django_asgi_app._idle_threads
     idle.clear()
-    body = json.dumps({"username": "ada", "password": "wrong"}).encode()
-    communicator = HttpCommunicator(
-        application,
-        "POST",
-        "/api/auth/token/",
-        body=body,
-        headers=[
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"host", b"localhost"),
-        ],
-    )
+    communicator = _wrong_login("ada")
     assert (await communicator.get_response())["status"] == 401
     communicator.future.cancel()  # gone before request_finished closed the connection
     with contextlib.suppress(asyncio.CancelledError):

@@ -172,36 +172,22 @@ def test_a_retry_replays_even_when_the_balance_no_longer_allows_the_payment(
     # The key is not looked for before the INSERT; when the balance checks refuse the
     # payment, a retry must still get its first settlement, not a 400.
     txn = make_transaction("100.00")
-    first = settlement_record(
-        transaction=txn,
-        amount=paid_first,
-        payment_mode="gcash",
-        recorded_by=cashier,
-        idempotency_key="pay-it",
-    )
-    again = settlement_record(
-        transaction=txn,
-        amount=paid_first,
-        payment_mode="gcash",
-        recorded_by=cashier,
-        idempotency_key="pay-it",
-    )
+
+    def pay(amount: str, key: str):
+        return settlement_record(
+            transaction=txn,
+            amount=amount,
+            payment_mode="gcash",
+            recorded_by=cashier,
+            idempotency_key=key,
+        )
+
+    first = pay(paid_first, "pay-it")
+    again = pay(paid_first, "pay-it")
     assert again.pk == first.pk
     assert PaymentSettlement.objects.count() == 1
     assert _assert_invariants(txn).paid_amount == Decimal(paid_first)
     with pytest.raises(ValidationError):  # a new payment of the same size is refused
-        settlement_record(
-            transaction=txn,
-            amount=paid_first,
-            payment_mode="gcash",
-            recorded_by=cashier,
-            idempotency_key="another",
-        )
+        pay(paid_first, "another")
     with pytest.raises(DomainConflict):  # and a reused key for another payment is a conflict
-        settlement_record(
-            transaction=txn,
-            amount="99.00",
-            payment_mode="gcash",
-            recorded_by=cashier,
-            idempotency_key="pay-it",
-        )
+        pay("99.00", "pay-it")

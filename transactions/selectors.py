@@ -9,6 +9,7 @@ A user holding several roles sees the union; an inactive user sees nothing.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -29,16 +30,24 @@ def user_roles(user: User | None) -> frozenset[Role]:
     cached = getattr(user, "_escashop_roles", None)
     if cached is not None:
         return cached
-    names = set(user.groups.values_list("name", flat=True))
-    roles = {role for role in Role if role.value in names}
-    if user.is_superuser:
-        roles.add(Role.ADMIN)
-    result = frozenset(roles)
+    result = roles_held(
+        group_names=user.groups.values_list("name", flat=True), is_superuser=user.is_superuser
+    )
     user._escashop_roles = result
     return result
 
 
-def user_with_roles(field: str, value) -> AbstractBaseUser:
+def roles_held(*, group_names: Iterable[str | None], is_superuser: bool) -> frozenset[Role]:
+    """The roles of a user in these groups (a superuser counts as admin): the one rule,
+    for ``user_roles``, ``user_with_roles`` and the websockets' re-check."""
+    names = set(group_names)
+    roles = {role for role in Role if role.value in names}
+    if is_superuser:
+        roles.add(Role.ADMIN)
+    return frozenset(roles)
+
+
+def user_with_roles(*, field: str, value: object) -> AbstractBaseUser:
     """The user whose ``field`` (e.g. ``"id"``) is ``value``, with ``user_roles`` already
     known: ONE query, the user's row joined to their groups (a row per group), instead of
     the user and then their groups. Raises the user model's ``DoesNotExist``.
@@ -58,11 +67,9 @@ def user_with_roles(field: str, value) -> AbstractBaseUser:
     if not rows:
         raise user_model.DoesNotExist(f"No user with {field} {value!r}.")
     user = rows[0]
-    names = {row.escashop_group for row in rows}
-    roles = {role for role in Role if role.value in names}
-    if user.is_superuser:
-        roles.add(Role.ADMIN)
-    user._escashop_roles = frozenset(roles)
+    user._escashop_roles = roles_held(
+        group_names=(row.escashop_group for row in rows), is_superuser=user.is_superuser
+    )
     return user
 
 

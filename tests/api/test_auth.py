@@ -144,7 +144,8 @@ def test_a_request_reads_the_user_and_their_roles_in_one_query(
     expected = {both.pk: ["cashier", "sales"], sales.pk: ["admin", "sales"], nobody.pk: []}
     for user in (both, sales, nobody):
         with django_assert_num_queries(1):  # the user; user_roles asks nothing more
-            loaded = user_with_roles("id", str(user.pk))  # a token's claim may be a string
+            # A token's user id claim may be a string.
+            loaded = user_with_roles(field="id", value=str(user.pk))
             assert sorted(user_roles(loaded)) == expected[user.pk]
         assert loaded == user and loaded.get_username() == user.get_username()
         assert user_roles(type(user).objects.get(pk=user.pk)) == user_roles(loaded)
@@ -152,6 +153,6 @@ def test_a_request_reads_the_user_and_their_roles_in_one_query(
         with django_assert_num_queries(1):
             me = bearer(token).get("/api/auth/me/")
         assert me.json()["roles"] == expected[user.pk]
-    assert user_roles(user_with_roles("pk", inactive.pk)) == frozenset()
+    assert user_roles(user_with_roles(field="pk", value=inactive.pk)) == frozenset()
     with pytest.raises(type(cashier).DoesNotExist):
-        user_with_roles("id", 10**9)
+        user_with_roles(field="id", value=10**9)
