@@ -115,6 +115,17 @@ if env.bool("DJANGO_DB_POOL", False):
         "max_size": env.int("DJANGO_DB_POOL_MAX", 20),
         "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", 10.0),
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DJANGO_DB_PREPARED", True
+):
+    # Server-side parameter binding, and each query prepared on a connection after psycopg's
+    # threshold of uses: PostgreSQL then plans the hot queries once per connection instead of
+    # on every request (a third less of its CPU per settlement, docs/performance.md). Django
+    # leaves both off for poolers that cannot keep prepared statements (PgBouncer in
+    # transaction mode): DJANGO_DB_PREPARED=0 behind one.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -91,7 +91,8 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         """Skip Channels' per-message ``aclose_old_connections()`` where it buys nothing.
 
         Since Channels 4.2 every handler is preceded by a thread-pool round trip that closes
-        stale database connections. ``payment_event`` touches no ORM, and every ORM call
+        stale database connections. Events reach the connection from the process's live
+        relay (``realtime.relay``), not as channel-layer messages, and every ORM call
         from ``websocket_connect`` and ``websocket_receive`` goes through
         ``database_sync_to_async``, which closes stale connections in its own worker thread.
         With thousands of sockets that round trip (on one shared thread) would dominate the

@@ -1,8 +1,8 @@
 """The one chokepoint for payment events (after Zulip's ``send_event_on_commit``).
 
 ``send_events_on_commit`` writes the event rows of one change in the caller's database
-transaction and schedules their channel-layer sends, in order, for after the commit.
-Nothing else calls ``group_send``.
+transaction and schedules their channel-layer send, one message per group carrying the
+change's events in order, for after the commit. Nothing else calls ``group_send``.
 A rollback discards both the rows and the sends; a channel-layer failure after the commit
 is logged and never fails the write: connected clients then get the event from the log
 (see ``realtime.delivery``).
@@ -31,8 +31,8 @@ from .payloads import PaymentStatusData, TransactionUpdatedData, encode
 
 logger = logging.getLogger(__name__)
 
-#: Channel-layer message type; dispatches to ``PaymentsConsumer.payment_event``.
-MESSAGE_TYPE = "payment.event"
+#: Channel-layer message type: the events of one change, received by ``realtime.relay``.
+MESSAGE_TYPE = "payment.events"
 #: Longest the relay of one event may take: on the server's loop, where nobody waits for it
 #: but a busy loop stretches every round trip; in a writer's own thread, which waits.
 SEND_TIMEOUT_SECONDS = 10.0
@@ -86,8 +86,7 @@ def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
 
         access_check_soon(loop, now.timestamp())
     _insert(events, connections[using])
-    for event in events:
-        db_transaction.on_commit(lambda event=event: _group_send(event), robust=True, using=using)
+    db_transaction.on_commit(lambda: _group_send(events), robust=True, using=using)
     return events
 
 
@@ -194,22 +193,48 @@ def _event_row(draft: EventDraft, topic: str, now) -> PaymentEvent:
     )
 
 
-def channel_message(event: PaymentEvent) -> dict:
-    """What travels through the channel layer: the ready-made frame plus routing facts."""
+def channel_message(events: Sequence[PaymentEvent]) -> dict:
+    """What travels through the channel layer: events of one change, in id order, each
+    the ready-made frame plus routing facts."""
     return {
         "type": MESSAGE_TYPE,
-        "event_id": event.pk,
-        "topic": event.topic,
-        "transaction_id": event.transaction_id,
-        "previous_event_id": event.previous_event_id,
-        "audience": event.audience.to_json(),
-        "created_at": event.created_at.timestamp(),
-        "frame": event.frame_text(),
+        "events": [
+            {
+                "event_id": event.pk,
+                "topic": event.topic,
+                "transaction_id": event.transaction_id,
+                "previous_event_id": event.previous_event_id,
+                "audience": event.audience.to_json(),
+                "created_at": event.created_at.timestamp(),
+                "frame": event.frame_text(),
+            }
+            for event in events
+        ],
     }
 
 
-def _group_send(event: PaymentEvent) -> None:
-    """Relay a committed event to its groups, never raising and never holding the writer.
+def _messages_by_group(events: Sequence[PaymentEvent], whole: dict) -> list[tuple[str, dict]]:
+    """One message per group, with the events (in order) whose audience is in that group.
+    The events of one change usually share their audience: then every group gets
+    ``whole``, the message of them all."""
+    wanted: dict[str, list[PaymentEvent]] = {}
+    for event in events:
+        for group in groups_for_audience(event.audience):
+            wanted.setdefault(group, []).append(event)
+    built: dict[tuple[int, ...], dict] = {tuple(event.pk for event in events): whole}
+    messages = []
+    for group, members in wanted.items():
+        key = tuple(event.pk for event in members)
+        if key not in built:
+            built[key] = channel_message(members)
+        messages.append((group, built[key]))
+    return messages
+
+
+def _group_send(events: Sequence[PaymentEvent]) -> None:
+    """Relay a change's committed events to their groups, never raising and never holding
+    the writer: one message per group, so a change costs one publish per group, not one
+    per event and group.
 
     Under daphne the writer is a worker thread of the server's event loop: the send is
     handed to that loop (whose live relay offers the event to the process's own connections
@@ -220,15 +245,16 @@ def _group_send(event: PaymentEvent) -> None:
     process re-reads the log each second, so a skipped or failed send only delays delivery
     (``realtime.delivery``). Sends are started in commit order, and the layer keeps it.
     """
-    EVENTS_WRITTEN.labels(frame_type=event.frame_type).inc()  # counted once committed
+    for event in events:
+        EVENTS_WRITTEN.labels(frame_type=event.frame_type).inc()  # counted once committed
     layer = get_channel_layer()
     if layer is None:
         return
-    groups = groups_for_audience(event.audience)
+    whole = channel_message(events)
+    messages = _messages_by_group(events, whole)
     if not LAYER_BREAKER.allow():
-        CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
+        CHANNEL_LAYER_SEND_FAILURES.inc(len(messages))
         return
-    message = channel_message(event)
 
     async def send_all(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         from .relay import current_relay  # the relay imports the delivery code, which is big
@@ -238,10 +264,10 @@ def _group_send(event: PaymentEvent) -> None:
             # This process's own screens get it at once, from memory, while it goes out
             # through the layer to the other processes; the copy that comes back through
             # the layer is dropped by event id.
-            relay.dispatch_soon(message)
+            relay.dispatch_soon(whole)
 
         async def send_each() -> None:
-            for group in groups:
+            for group, message in messages:
                 await layer.group_send(group, message)
 
         try:
@@ -250,10 +276,10 @@ def _group_send(event: PaymentEvent) -> None:
             # Refused, dropped or too slow: stop relaying for a moment. Under overload this
             # sheds the live path's work; the once-a-second catch-up carries the events.
             LAYER_BREAKER.failure()
-            CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
+            CHANNEL_LAYER_SEND_FAILURES.inc(len(messages))
             logger.warning(
-                "event %s committed but not relayed (%r); clients get it from the log",
-                event.pk,
+                "events %s committed but not relayed (%r); clients get them from the log",
+                _ids(events),
                 exc,
             )
         else:
@@ -266,7 +292,11 @@ def _group_send(event: PaymentEvent) -> None:
         try:
             async_to_sync(send_all)(BLOCKING_SEND_TIMEOUT_SECONDS)
         except Exception:  # e.g. no usable event loop here; send_all logs its own failures
-            logger.exception("event %s committed but not relayed", event.pk)
+            logger.exception("events %s committed but not relayed", _ids(events))
+
+
+def _ids(events: Sequence[PaymentEvent]) -> str:
+    return ",".join(str(event.pk) for event in events)
 
 
 def _server_loop() -> asyncio.AbstractEventLoop | None:

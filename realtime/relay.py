@@ -7,7 +7,8 @@ once for the process's access check (``CatchupHub.access_checked_after``) and th
 it to every local connection (``ConnectionDelivery.push_live``), which decides in memory
 whether to send the ready-made frame.
 
-Per connection and event that leaves a dictionary lookup, the audience check and the
+The events of one change travel as one message per group (``realtime.events``). Per
+connection and event that leaves a dictionary lookup, the audience check and the
 websocket write: no channel-layer queue, no msgpack decoding, no task or ``asyncio.wait``
 (``await_many_dispatch``), no consumer dispatch. An event reaches a process once per group
 it was sent to that the relay has joined (an admin's and a sales agent's, say); the relay
@@ -136,30 +137,40 @@ class LiveRelay:
             logger.exception("live relay could not deliver an event; catch-up will")
 
     async def dispatch(self, message: dict) -> None:
-        """One channel-layer message: decode once, check access once, offer to everyone."""
-        event_id = message.get("event_id")
-        if event_id is None or event_id in self.recent:
-            return  # not an event, or a copy that came through another group
-        self.recent[event_id] = None
-        if len(self.recent) > RECENT_EVENTS:
-            del self.recent[next(iter(self.recent))]
-        env = Envelope.from_message(message)
+        """One channel-layer message (the events of one change, in id order): decode once,
+        check access once, offer to everyone."""
+        envs = []
+        for item in message.get("events", ()):
+            event_id = item["event_id"]
+            if event_id in self.recent:
+                continue  # a copy that came through another group, or back from the layer
+            self.recent[event_id] = None
+            if len(self.recent) > RECENT_EVENTS:
+                del self.recent[next(iter(self.recent))]
+            envs.append(Envelope.from_message(item))
+        if not envs:
+            return
         hub = catchup_hub()
-        if env.created_at > hub.checked_at:
+        written = max(env.created_at for env in envs)
+        if written > hub.checked_at:
             # Written after the last access check: wait for a fresh one (one query for the
-            # whole process), so a user deactivated or stripped of a role before the event
-            # was written never receives it. If it fails, catch-up sends the event later.
+            # whole process), so a user deactivated or stripped of a role before the events
+            # were written never receives them. If it fails, catch-up sends them later.
             try:
-                await hub.access_checked_after(env.created_at)
+                await hub.access_checked_after(written)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("access re-check failed; leaving event %s to catch-up", event_id)
+                logger.exception(
+                    "access re-check failed; leaving events %s to catch-up",
+                    [env.event_id for env in envs],
+                )
                 return
         for i, conn in enumerate(list(self.members), start=1):
-            step = conn.push_live(env)
-            if step is not None:
-                await step  # sends at once: nothing in it waits (see push_live)
+            for env in envs:
+                step = conn.push_live(env)
+                if step is not None:
+                    await step  # sends at once: nothing in it waits (see push_live)
             if i % YIELD_EVERY == 0:
                 # Let the event loop write out what is queued so far (the server writes a
                 # socket's data on the loop's next turn): the first screens get the frame

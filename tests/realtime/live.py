@@ -139,6 +139,6 @@ async def relay_with_core_layer(event) -> None:
     )
     try:
         for group in groups_for_audience(event.audience):
-            await layer.group_send(group, channel_message(event))
+            await layer.group_send(group, channel_message([event]))
     finally:
         await layer.close_pools()

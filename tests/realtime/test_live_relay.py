@@ -101,6 +101,13 @@ async def test_an_event_committed_here_reaches_local_screens_without_the_layer(
     frames = await watcher.receive_events(2)
     assert [f["data"]["settlement"]["id"] for f in frames] == [first.pk, second.pk]
     assert ADMIN_GROUP in {group for group, _ in published}  # still sent to other processes
+    # One message per group and change, carrying both of the change's events in order.
+    by_change: dict[tuple[int, ...], list[str]] = {}
+    for group, message in published:
+        assert [e["topic"] for e in message["events"]] == ["payment_status", "transactions"]
+        by_change.setdefault(tuple(e["event_id"] for e in message["events"]), []).append(group)
+    assert len(by_change) == 2
+    assert all(len(set(groups)) == len(groups) for groups in by_change.values())
     # A copy arriving through the layer later is dropped by event id, not sent twice.
     relay = current_relay()
     for _group, message in published:

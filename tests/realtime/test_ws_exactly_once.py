@@ -16,26 +16,27 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Layer:
-    """Controls which committed events the channel layer relays (the rest are "dropped")."""
+    """Controls which committed changes the channel layer relays (the rest are "dropped");
+    a change's events travel together (``realtime.events._group_send``)."""
 
     def __init__(self, monkeypatch) -> None:
         self.real = realtime.events._group_send
-        self.held: list[PaymentEvent] = []
+        self.held: list[list[PaymentEvent]] = []
         self.drop_next = 0
         self.hold_next = 0
         monkeypatch.setattr(realtime.events, "_group_send", self._send)
 
-    def _send(self, event: PaymentEvent) -> None:
+    def _send(self, events: list[PaymentEvent]) -> None:
         if self.drop_next:
             self.drop_next -= 1
         elif self.hold_next:
             self.hold_next -= 1
-            self.held.append(event)
+            self.held.append(events)
         else:
-            self.real(event)
+            self.real(events)
 
-    def release(self, event: PaymentEvent) -> None:
-        self.real(event)
+    def release(self, events: list[PaymentEvent]) -> None:
+        self.real(events)
 
 
 def _sent(path: str) -> float:
@@ -56,7 +57,7 @@ async def test_a_dropped_message_arrives_from_the_log_once(
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
     before = _sent("catchup")
-    layer.drop_next = 2  # both events of this settlement never reach the layer
+    layer.drop_next = 1  # this settlement's events never reach the layer
     await _pay(txn, cashier)
     (frame,) = await client.receive_events(1, timeout=3)
     assert frame["data"]["paid_amount"] == 10.0
@@ -72,7 +73,7 @@ async def test_a_gap_is_filled_from_the_log_before_the_live_event(
     txn = await db(make_transaction)("1000.00")
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
-    layer.drop_next = 2
+    layer.drop_next = 1
     await _pay(txn, cashier)  # lost
     await client.nothing(0.3)
     await _pay(txn, cashier)  # its payment_status_updated names the lost one as previous
@@ -90,14 +91,14 @@ async def test_reordered_messages_are_sent_in_commit_order_once(
     txn = await db(make_transaction)("1000.00")
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
-    layer.hold_next = 2
+    layer.hold_next = 1
     await _pay(txn, cashier)  # held back: arrives after the next one
     await _pay(txn, cashier)
     frames = await client.receive_events(2)
     assert [f["data"]["paid_amount"] for f in frames] == [10.0, 20.0]
-    for event in layer.held:  # the late arrival, and a duplicate for good measure
-        await db(layer.release)(event)
-        await db(layer.release)(event)
+    for events in layer.held:  # the late arrival, and a duplicate for good measure
+        await db(layer.release)(events)
+        await db(layer.release)(events)
     await client.nothing(0.5)
 
 
