@@ -4,17 +4,17 @@ lookup); whether they may record or void is the services' call (403)."""
 
 from __future__ import annotations
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from transactions.models import Transaction
-from transactions.selectors import transactions_visible_to
+from transactions.selectors import transaction_visible_get, transactions_visible_to
 
 from .models import PaymentSettlement
 from .serializers import (
@@ -25,6 +25,8 @@ from .serializers import (
 )
 from .services import settlement_record, settlement_void
 
+#: The largest id a (64-bit) primary key takes; a larger one in a URL is simply not found.
+MAX_ID = 2**63 - 1
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = PaymentSettlement._meta.get_field("idempotency_key").max_length
 
@@ -64,9 +66,15 @@ class TransactionSettlementsView(generics.ListCreateAPIView):
     }
 
     def transaction(self) -> Transaction:
-        return get_object_or_404(
-            transactions_visible_to(self.request.user), pk=self.kwargs["transaction_pk"]
+        transaction_id = self.kwargs["transaction_pk"]
+        found = (
+            transaction_visible_get(self.request.user, transaction_id=transaction_id)
+            if 0 < transaction_id <= MAX_ID
+            else None
         )
+        if found is None:
+            raise Http404("No Transaction matches the given query.")
+        return found
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request user

@@ -17,6 +17,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connections, router
 from django.db.models import Q, QuerySet
 
+from escashop.compiled_query import CompiledQuery
+
 from .choices import Role
 from .models import Customer, Transaction
 
@@ -111,6 +113,25 @@ def transactions_visible_to(user: User | None) -> QuerySet[Transaction]:
         return qs.none()
     q = _visibility_q(user.pk, roles)
     return qs if q is None else qs.filter(q)
+
+
+def transaction_visible_get(user: User | None, *, transaction_id: int) -> Transaction | None:
+    """The transaction if this user may see it (``transactions_visible_to``), else None: the
+    same query, compiled once per role set (the settlement POST runs it on every payment)."""
+    roles = user_roles(user)
+    found = _VISIBLE.run(key=roles, user_id=user.pk if roles else 0, transaction_id=transaction_id)
+    return found[0] if found else None
+
+
+_VISIBLE = CompiledQuery(
+    Transaction,
+    lambda roles, *, user_id, transaction_id: (
+        Transaction.objects.none()
+        if not roles
+        else Transaction.objects.filter(_visibility_q(user_id, roles) or Q(), pk=transaction_id)
+    ),
+    names=("user_id", "transaction_id"),
+)
 
 
 def transaction_visible_to(user: User | None, transaction: Transaction) -> bool:

@@ -16,6 +16,8 @@ from django.db import transaction as db_transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from escashop.compiled_query import CompiledQuery
+
 from .choices import PaymentMode, Role
 from .exceptions import DomainConflict
 from .models import ZERO, Customer, OrNumberSequence, Transaction
@@ -113,11 +115,20 @@ def transaction_lock(*, transaction_id: int) -> Transaction:
     responses show their names); only the transaction's row is locked (``of``: PostgreSQL
     refuses FOR UPDATE on the nullable side of the cashier's outer join).
     """
-    return (
+    return _LOCKED.get(transaction_id=transaction_id)
+
+
+# Compiled once (escashop.compiled_query): building this query took Django longer than
+# running it, on every payment.
+_LOCKED = CompiledQuery(
+    Transaction,
+    lambda _key, *, transaction_id: (
         Transaction.objects.select_related("customer", "sales_agent", "cashier")
         .select_for_update(of=("self",))
-        .get(pk=transaction_id)
-    )
+        .filter(pk=transaction_id)
+    ),
+    names=("transaction_id",),
+)
 
 
 def transaction_totals_refresh(*, txn: Transaction, paid: Decimal | None = None) -> None:

@@ -105,6 +105,17 @@ def test_paying_a_transaction_the_cashier_cannot_see_is_404(
     assert PaymentSettlement.objects.count() == 1
 
 
+@pytest.mark.parametrize("transaction_id", [0, 2**63, 10**30])
+def test_paying_an_id_no_transaction_can_have_is_404(api, cashier, transaction_id):
+    resp = api(cashier).post(
+        f"/api/transactions/{transaction_id}/settlements/",
+        {"amount": "1.00", "payment_mode": "cash"},
+        format="json",
+    )
+    assert resp.status_code == 404
+    assert resp.json() == {"detail": "No Transaction matches the given query."}
+
+
 def test_idempotency_key_replays_the_first_result(api, cashier, make_transaction):
     txn = make_transaction("100.00")
     client = api(cashier)
