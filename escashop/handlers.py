@@ -6,10 +6,10 @@ WhiteNoise is sync-only, so a request went loop → thread (Security, WhiteNoise
 and ``process_response`` of the ``MiddlewareMixin`` middleware below it, and one more for
 the (sync, DRF) view: about a dozen hops, measured at ~6 ms of CPU per request on top of
 the view's own work (``docs/performance.md``). Every view here is sync, so the chain is
-built in sync mode and the whole request, middleware and view, runs in one hop to the
-request's worker thread, as under WSGI. Request parsing, the request signals and the
-response streaming stay Django's own ASGI code. Request threads are reused, not started
-for each request (``__call__``).
+built in sync mode and the whole request, with its signals, middleware and view, runs in
+one hop to the request's worker thread, as under WSGI (``handle``). Reading the body,
+building the request and sending the response stay Django's own ASGI code. Request
+threads are reused, not started for each request (``__call__``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections
+from django.http import FileResponse
+from django.http.response import HttpResponseBase
+from django.urls import set_script_prefix
 
 #: Idle request threads kept for the next requests; more are made while more requests run
 #: at once, and those beyond this many are let go when their request ends.
@@ -64,7 +69,40 @@ class SyncChainASGIHandler(ASGIHandler):
             else:
                 executor.shutdown(wait=False)
 
-    async def get_response_async(self, request):
-        # thread_sensitive: the request's own thread (Django's ThreadSensitiveContext per
-        # request), where its database connection is opened and, at request_finished, closed.
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send):
+        """Django's ``handle`` (5.2), with the request's sync work in one hop to its thread.
+
+        Django hops three times: ``request_started``'s receivers, the response, and
+        ``response.close()`` (``request_finished``: the database connection is closed or
+        goes back to the pool), each a thread-pool round trip with its tasks and futures on
+        the event loop; and it runs a second task per request to notice a client that
+        disconnects, which cannot stop a sync view anyway. Here the three run in one hop
+        (``_respond``), and the response goes out once the view's thread is done with it.
+        A streaming response (static files) is closed after it is sent, as Django does.
+        """
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            # thread_sensitive: the request's own thread (its ThreadSensitiveContext), where
+            # its database connection is opened and, at request_finished, closed.
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            await self.send_response(response, send)
+            if response.streaming:
+                await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope, body_file) -> HttpResponseBase:
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size  # the server chunks the rest
+        if not response.streaming:
+            response.close()  # request_finished, here on the request's thread
+        return response

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels.testing import HttpCommunicator
+from django.core.signals import request_finished, request_started
 
 from escashop.asgi import application, django_asgi_app
 from tests.support.services import require_postgres
@@ -73,6 +76,42 @@ async def test_request_threads_are_reused_not_started_for_each_request(admin_use
     statuses = await asyncio.gather(*(_login_attempt() for _ in range(3)))
     assert statuses == [401, 401, 401]
     assert first in idle and 1 <= len(idle) <= 3 and len(set(map(id, idle))) == len(idle)
+
+
+class _CountingExecutor(ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+async def test_a_request_runs_its_signals_and_view_in_one_hop_to_its_thread(admin_user):
+    idle = django_asgi_app._idle_threads
+    idle.clear()
+    executor = _CountingExecutor()
+    idle.append(executor)  # the next request's thread
+    seen: list[tuple[str, int]] = []
+
+    def started(**kwargs):
+        seen.append(("started", threading.get_ident()))
+
+    def finished(**kwargs):
+        seen.append(("finished", threading.get_ident()))
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        assert await _login_attempt() == 401  # the view reads the database
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+    assert executor.submitted == 1  # Django's own handler: three
+    assert [name for name, _ in seen] == ["started", "finished"]
+    assert seen[0][1] == seen[1][1] != threading.get_ident()
+    executor.shutdown()
 
 
 def _holds_a_connection() -> bool:
