@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -18,7 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from escashop.api_authentication import JWTAuthentication
 from transactions.choices import Role
-from transactions.selectors import roles_held, user_roles
+from transactions.selectors import user_roles
 from transactions.serializers import display_name
 
 #: Longest token string accepted (real access tokens are a few hundred characters).
@@ -65,32 +64,4 @@ def user_summary(user: AbstractBaseUser, roles: frozenset[Role]) -> dict:
         "username": user.get_username(),
         "display_name": display_name(user),
         "roles": sorted(str(role) for role in roles),
-    }
-
-
-def current_roles(user_ids: list[int]) -> dict[int, frozenset[Role] | None]:
-    """The roles each of these users holds right now, in ONE query (sync); ``None`` for a
-    user who is inactive or gone.
-
-    The same rule as ``transactions.selectors.user_roles`` (groups; a superuser counts as
-    admin), for many users at once: the per-process re-check of open websockets.
-    """
-    groups: dict[int, set[str | None]] = {}
-    superusers: set[int] = set()
-    rows = (
-        get_user_model()
-        .objects.filter(pk__in=user_ids, is_active=True)
-        .values_list("pk", "is_superuser", "groups__name")
-    )
-    for pk, is_superuser, group in rows:
-        groups.setdefault(pk, set()).add(group)
-        if is_superuser:
-            superusers.add(pk)
-    return {
-        pk: (
-            roles_held(group_names=groups[pk], is_superuser=pk in superusers)
-            if pk in groups
-            else None
-        )
-        for pk in user_ids
     }

@@ -18,8 +18,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from transactions.choices import Role
+from transactions.selectors import users_roles
 
-from .auth import TokenAuth, current_roles, token_authenticate, user_summary
+from .auth import TokenAuth, token_authenticate, user_summary
 from .choices import CloseCode
 from .delivery import ConnectionDelivery, catchup_hub, db_read
 from .groups import groups_for_member
@@ -51,7 +52,7 @@ def _subscribe_facts(user_id: int) -> tuple[int, list[int], int, frozenset[Role]
     """The log's tail and pruning point, and the user's access right now (checked on every
     subscribe, in the same thread hop, since a replay follows)."""
     last, in_flight = payment_log_tail()
-    return last, in_flight, payment_log_pruned_through(), current_roles([user_id])[user_id]
+    return last, in_flight, payment_log_pruned_through(), users_roles(user_ids=[user_id])[user_id]
 
 
 def _main_role(roles: frozenset[Role]) -> str:

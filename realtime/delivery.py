@@ -40,9 +40,8 @@ from django.conf import settings
 from django.db import connection
 
 from transactions.choices import Role
-from transactions.selectors import Audience
+from transactions.selectors import Audience, users_roles
 
-from .auth import current_roles
 from .metrics import DELIVERY_LAG, FRAMES_SENT
 from .models import PaymentEvent
 from .selectors import (
@@ -432,7 +431,7 @@ class CatchupHub:
         started = time.time()
         conns = [conn for conn in self.connections if not conn.closed]
         if conns:
-            current = await db_read(current_roles)(sorted({conn.user_id for conn in conns}))
+            current = await db_read(users_roles)(user_ids=sorted({conn.user_id for conn in conns}))
             for conn in conns:
                 roles = current.get(conn.user_id)
                 if not conn.closed and roles != conn.roles:

@@ -156,3 +156,29 @@ def test_a_request_reads_the_user_and_their_roles_in_one_query(
     assert user_roles(user_with_roles(field="pk", value=inactive.pk)) == frozenset()
     with pytest.raises(type(cashier).DoesNotExist):
         user_with_roles(field="id", value=10**9)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 5])
+def test_the_websockets_recheck_reads_everyones_roles_in_one_query(
+    count, admin_user, cashier, sales, nobody, inactive, django_assert_num_queries
+):
+    # transactions.selectors.users_roles: user_roles for many users at once (None for an
+    # inactive or unknown user), whatever the number of ids (the SQL is padded).
+    from django.contrib.auth.models import Group
+
+    from transactions.selectors import user_roles, users_roles
+
+    cashier.groups.add(Group.objects.get(name="sales"))
+    nobody.is_superuser = True
+    nobody.save()
+    everyone = [cashier, sales, admin_user, nobody, inactive]
+    ids = [user.pk for user in everyone[:count]] + [10**9]  # 2, 3, 4 and 6 ids
+    with django_assert_num_queries(1):
+        found = users_roles(user_ids=ids)
+    expected = {user.pk: user_roles(type(user).objects.get(pk=user.pk)) for user in everyone}
+    assert found == {
+        user_id: (expected[user_id] or None) if user_id in expected else None for user_id in ids
+    }
+    if count == 5:
+        assert found[inactive.pk] is None and found[nobody.pk] == {"admin"}
+        assert found[cashier.pk] == {"cashier", "sales"}
