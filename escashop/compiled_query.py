@@ -16,7 +16,6 @@ Only plain model querysets are supported: no annotations, ``values()``, prefetch
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -49,7 +48,6 @@ class CompiledQuery:
         self.build = build
         self.names = names
         self._compiled: dict[tuple[str, Hashable], _Compiled] = {}
-        self._lock = threading.Lock()
 
     def run(self, *, key: Hashable = None, **values: int) -> list[Model]:
         if set(values) != set(self.names):
@@ -105,8 +103,7 @@ class CompiledQuery:
                 raise ValueError(f"values compiled into the SQL text: {inlined}")
             locks = query.select_for_update and compiler.connection.features.has_select_for_update
             compiled = _Compiled(sql=sql, slots=slots, compiler=compiler, locks=locks)
-        with self._lock:
-            self._compiled[(alias, key)] = compiled
+        self._compiled[(alias, key)] = compiled  # a race compiles twice, to the same result
         return compiled
 
     @staticmethod

@@ -25,8 +25,6 @@ from .serializers import (
 )
 from .services import settlement_record, settlement_void
 
-#: The largest id a (64-bit) primary key takes; a larger one in a URL is simply not found.
-MAX_ID = 2**63 - 1
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = PaymentSettlement._meta.get_field("idempotency_key").max_length
 
@@ -66,11 +64,8 @@ class TransactionSettlementsView(generics.ListCreateAPIView):
     }
 
     def transaction(self) -> Transaction:
-        transaction_id = self.kwargs["transaction_pk"]
-        found = (
-            transaction_visible_get(self.request.user, transaction_id=transaction_id)
-            if 0 < transaction_id <= MAX_ID
-            else None
+        found = transaction_visible_get(
+            self.request.user, transaction_id=self.kwargs["transaction_pk"]
         )
         if found is None:
             raise Http404("No Transaction matches the given query.")

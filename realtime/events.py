@@ -213,24 +213,6 @@ def channel_message(events: Sequence[PaymentEvent]) -> dict:
     }
 
 
-def _messages_by_group(events: Sequence[PaymentEvent], whole: dict) -> list[tuple[str, dict]]:
-    """One message per group, with the events (in order) whose audience is in that group.
-    The events of one change usually share their audience: then every group gets
-    ``whole``, the message of them all."""
-    wanted: dict[str, list[PaymentEvent]] = {}
-    for event in events:
-        for group in groups_for_audience(event.audience):
-            wanted.setdefault(group, []).append(event)
-    built: dict[tuple[int, ...], dict] = {tuple(event.pk for event in events): whole}
-    messages = []
-    for group, members in wanted.items():
-        key = tuple(event.pk for event in members)
-        if key not in built:
-            built[key] = channel_message(members)
-        messages.append((group, built[key]))
-    return messages
-
-
 def _group_send(events: Sequence[PaymentEvent]) -> None:
     """Relay a change's committed events to their groups, never raising and never holding
     the writer: one message per group, so a change costs one publish per group, not one
@@ -250,10 +232,13 @@ def _group_send(events: Sequence[PaymentEvent]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    whole = channel_message(events)
-    messages = _messages_by_group(events, whole)
+    # The change's events share their transaction and so, in practice, their audience; each
+    # group any of them concerns gets the one message (each connection's audience check,
+    # ConnectionDelivery, still decides per event who is sent what).
+    message = channel_message(events)
+    groups = list(dict.fromkeys(g for e in events for g in groups_for_audience(e.audience)))
     if not LAYER_BREAKER.allow():
-        CHANNEL_LAYER_SEND_FAILURES.inc(len(messages))
+        CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
         return
 
     async def send_all(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
@@ -264,10 +249,10 @@ def _group_send(events: Sequence[PaymentEvent]) -> None:
             # This process's own screens get it at once, from memory, while it goes out
             # through the layer to the other processes; the copy that comes back through
             # the layer is dropped by event id.
-            relay.dispatch_soon(whole)
+            relay.dispatch_soon(message)
 
         async def send_each() -> None:
-            for group, message in messages:
+            for group in groups:
                 await layer.group_send(group, message)
 
         try:
@@ -276,7 +261,7 @@ def _group_send(events: Sequence[PaymentEvent]) -> None:
             # Refused, dropped or too slow: stop relaying for a moment. Under overload this
             # sheds the live path's work; the once-a-second catch-up carries the events.
             LAYER_BREAKER.failure()
-            CHANNEL_LAYER_SEND_FAILURES.inc(len(messages))
+            CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
             logger.warning(
                 "events %s committed but not relayed (%r); clients get them from the log",
                 _ids(events),

@@ -23,6 +23,8 @@ from .choices import Role
 from .models import Customer, Transaction
 
 User = AbstractBaseUser | AnonymousUser
+#: The largest id a (64-bit) primary key takes.
+MAX_ID = 2**63 - 1
 
 
 def user_roles(user: User | None) -> frozenset[Role]:
@@ -156,7 +158,10 @@ def transactions_visible_to(user: User | None) -> QuerySet[Transaction]:
 
 def transaction_visible_get(user: User | None, *, transaction_id: int) -> Transaction | None:
     """The transaction if this user may see it (``transactions_visible_to``), else None: the
-    same query, compiled once per role set (the settlement POST runs it on every payment)."""
+    same query, compiled once per role set (the settlement POST runs it on every payment).
+    An id no 64-bit key can take (from a URL) finds nothing, as the ORM's lookup would."""
+    if not 0 < transaction_id <= MAX_ID:
+        return None
     roles = user_roles(user)
     found = _VISIBLE.run(key=roles, user_id=user.pk if roles else 0, transaction_id=transaction_id)
     return found[0] if found else None
