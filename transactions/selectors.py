@@ -9,6 +9,7 @@ A user holding several roles sees the union; an inactive user sees nothing.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -58,23 +59,52 @@ def user_with_roles(*, field: str, value: object) -> AbstractBaseUser:
 
     Authentication runs this on every request (``escashop.api_authentication``); the SQL
     is built once from the models' metadata, because the ORM took about 1 ms of CPU to
-    build the same query with a subquery per role (``docs/performance.md``).
+    build the same query with a subquery per role, and the row becomes the user as a raw
+    queryset would (the backend's converters, then ``Model.from_db``) without the raw
+    queryset's per-call setup, which took as long as the query (``docs/performance.md``).
     """
     user_model = get_user_model()
     model_field = user_model._meta.pk if field == "pk" else user_model._meta.get_field(field)
     alias = router.db_for_read(user_model)
-    rows = list(
-        user_model.objects.db_manager(alias).raw(
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(
             _user_with_groups_sql(alias, model_field.column), [model_field.to_python(value)]
         )
-    )
+        rows = cursor.fetchall()
     if not rows:
         raise user_model.DoesNotExist(f"No user with {field} {value!r}.")
-    user = rows[0]
+    names, converters = _user_row_reader(connection)
+    values = list(rows[0][:-1])
+    for position, functions, column in converters:
+        for convert in functions:
+            values[position] = convert(values[position], column, connection)
+    user = user_model.from_db(alias, names, values)
     user._escashop_roles = roles_held(
-        group_names=(row.escashop_group for row in rows), is_superuser=user.is_superuser
+        group_names=(row[-1] for row in rows), is_superuser=user.is_superuser
     )
     return user
+
+
+#: Per database connection (one per thread and alias): the user model's field names and
+#: the backend's value converters for its columns, as a raw queryset would apply them.
+_USER_ROW_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _user_row_reader(connection) -> tuple[list[str], list[tuple[int, list, object]]]:
+    reader = _USER_ROW_READERS.get(connection)
+    if reader is None:
+        meta = get_user_model()._meta
+        converters = []
+        for position, field in enumerate(meta.concrete_fields):
+            column = field.get_col(meta.db_table)
+            functions = connection.ops.get_db_converters(column)
+            functions += column.get_db_converters(connection)
+            if functions:
+                converters.append((position, functions, column))
+        reader = [field.attname for field in meta.concrete_fields], converters
+        _USER_ROW_READERS[connection] = reader
+    return reader
 
 
 def users_roles(*, user_ids: Sequence[int]) -> dict[int, frozenset[Role] | None]:

@@ -148,6 +148,14 @@ def test_a_request_reads_the_user_and_their_roles_in_one_query(
             loaded = user_with_roles(field="id", value=str(user.pk))
             assert sorted(user_roles(loaded)) == expected[user.pk]
         assert loaded == user and loaded.get_username() == user.get_username()
+        # Every column as the ORM reads it (the backend's converters applied: SQLite keeps
+        # datetimes as text and booleans as integers), and a saved, not a new, instance.
+        stored = type(user).objects.get(pk=user.pk)
+        for model_field in type(user)._meta.concrete_fields:
+            name = model_field.attname
+            assert getattr(loaded, name) == getattr(stored, name), name
+            assert type(getattr(loaded, name)) is type(getattr(stored, name)), name
+        assert not loaded._state.adding and loaded._state.db == stored._state.db
         assert user_roles(type(user).objects.get(pk=user.pk)) == user_roles(loaded)
         token = login(user.username).json()["access"]
         with django_assert_num_queries(1):
