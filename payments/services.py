@@ -11,7 +11,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from transactions.choices import PaymentMode, Role
-from transactions.exceptions import DomainConflict
+from transactions.exceptions import DomainConflict, TransactionHidden
 from transactions.models import Transaction
 from transactions.money import money_parse
 from transactions.selectors import transaction_visible_to, user_roles
@@ -22,15 +22,18 @@ from .models import PaymentSettlement
 
 def settlement_record(
     *,
-    transaction: Transaction,
+    transaction: Transaction | int,
     amount: Decimal | str,
     payment_mode: str,
     recorded_by: AbstractBaseUser,
     notes: str = "",
     idempotency_key: str | None = None,
 ) -> PaymentSettlement:
-    """Record money received. Cashier and admin only; the recorder is always the settlement's
-    cashier, and becomes the transaction's cashier when it had none.
+    """Record money received on ``transaction`` (the instance or its id: it is read again
+    under its row lock either way). Cashier and admin only; the recorder is always the
+    settlement's cashier, and becomes the transaction's cashier when it had none. A
+    transaction the recorder may not see, once locked, is ``TransactionHidden``; an id
+    that matches none, ``Transaction.DoesNotExist``.
 
     With ``idempotency_key``, a retry by the same user returns the first settlement instead
     of paying twice; the same key with a different request is a DomainConflict.
@@ -40,9 +43,10 @@ def settlement_record(
     amount = money_parse(amount)
     if payment_mode not in PaymentMode.values:
         raise ValidationError({"payment_mode": [f'"{payment_mode}" is not a valid choice.']})
+    transaction_id = transaction if isinstance(transaction, int) else transaction.pk
     try:
         return _settlement_record_locked(
-            transaction_id=transaction.pk,
+            transaction_id=transaction_id,
             amount=amount,
             payment_mode=payment_mode,
             recorded_by=recorded_by,
@@ -57,7 +61,7 @@ def settlement_record(
         existing = _existing(recorded_by, idempotency_key)
         if existing is None:
             raise
-        return _idempotent_replay(existing, transaction.pk, amount, payment_mode)
+        return _idempotent_replay(existing, transaction_id, amount, payment_mode)
 
 
 @db_transaction.atomic
@@ -71,10 +75,12 @@ def _settlement_record_locked(
     idempotency_key: str | None,
 ) -> PaymentSettlement:
     # Lock the transaction row first: concurrent settlements on it queue here, and each one
-    # checks the balance only after the previous one committed. Nothing overpays.
+    # checks the balance only after the previous one committed. Nothing overpays. Whether
+    # the recorder may see it is decided here too, on the row as it stands once locked (the
+    # API looks nothing up before: one query less on every payment).
     txn = transaction_lock(transaction_id=transaction_id)
     if not transaction_visible_to(recorded_by, txn):
-        raise PermissionDenied("This transaction is handled by another cashier.")
+        raise TransactionHidden("This transaction is handled by another cashier.")
     refusal = _balance_refusal(txn, amount)
     if refusal is not None:
         # A retry of a payment that used up the balance must still get its first result.

@@ -4,15 +4,18 @@ lookup); whether they may record or void is the services' call (403)."""
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from transactions.exceptions import DomainConflict, TransactionHidden
 from transactions.models import Transaction
 from transactions.selectors import transaction_visible_get, transactions_visible_to
 
@@ -25,6 +28,7 @@ from .serializers import (
 )
 from .services import settlement_record, settlement_void
 
+NOT_FOUND = "No Transaction matches the given query."
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = PaymentSettlement._meta.get_field("idempotency_key").max_length
 
@@ -68,7 +72,7 @@ class TransactionSettlementsView(generics.ListCreateAPIView):
             self.request.user, transaction_id=self.kwargs["transaction_pk"]
         )
         if found is None:
-            raise Http404("No Transaction matches the given query.")
+            raise Http404(NOT_FOUND)
         return found
 
     def get_queryset(self):
@@ -82,13 +86,24 @@ class TransactionSettlementsView(generics.ListCreateAPIView):
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     def post(self, request: Request, transaction_pk: int) -> Response:
-        txn = self.transaction()
-        key = idempotency_key(request)
-        data = SettlementCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        settlement = settlement_record(
-            transaction=txn, recorded_by=request.user, idempotency_key=key, **data.validated_data
-        )
+        # No lookup first: the service locks the transaction's row and decides there whether
+        # the caller may see it (one query less on every payment). A request refused for
+        # anything else is 404 all the same when the caller may not see the transaction.
+        try:
+            key = idempotency_key(request)
+            data = SettlementCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            settlement = settlement_record(
+                transaction=transaction_pk,
+                recorded_by=request.user,
+                idempotency_key=key,
+                **data.validated_data,
+            )
+        except (Transaction.DoesNotExist, TransactionHidden):
+            raise Http404(NOT_FOUND) from None
+        except (APIException, DjangoValidationError, PermissionDenied, DomainConflict):
+            self.transaction()  # 404 if the caller may not see it
+            raise
         return Response(settlement_representation(settlement), status=status.HTTP_201_CREATED)
 
 

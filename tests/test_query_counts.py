@@ -1,8 +1,9 @@
 """Query budgets of the hot REST paths, so a lazy load or an N+1 shows up as a failure.
 
-A settlement POST is: 1 query of authentication (the user with their roles), the visible
-lookup, then inside one atomic block (a SAVEPOINT under the test's transaction) the row
-lock with customer, sales agent and cashier joined, the insert (a reused Idempotency-Key
+A settlement POST is: 1 query of authentication (the user with their roles), then inside
+one atomic block (a SAVEPOINT under the test's transaction) the row lock with customer,
+sales agent and cashier joined (whether the caller may see the transaction is decided on
+that row: no lookup before it), the insert (a reused Idempotency-Key
 is refused by the unique constraint, not looked for first), the update (paid is the
 locked total plus the amount), one INSERT for both events that also reads their previous
 ids (realtime.events.send_events_on_commit), and the RELEASE. The list
@@ -19,7 +20,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from transactions.services import customer_create, transaction_update
 
-SETTLEMENT_POST_QUERIES = 8
+SETTLEMENT_POST_QUERIES = 7
 LIST_QUERIES = 4
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ from .choices import PaymentMode, Role
 from .exceptions import DomainConflict
 from .models import ZERO, Customer, OrNumberSequence, Transaction
 from .money import CENT, money_parse, payment_status_for
-from .selectors import transaction_visible_to, user_roles
+from .selectors import MAX_ID, transaction_visible_to, user_roles
 
 _UNCHANGED = object()
 
@@ -113,8 +113,11 @@ def transaction_lock(*, transaction_id: int) -> Transaction:
 
     The customer, sales agent and cashier come in the same query (the event payloads and
     responses show their names); only the transaction's row is locked (``of``: PostgreSQL
-    refuses FOR UPDATE on the nullable side of the cashier's outer join).
+    refuses FOR UPDATE on the nullable side of the cashier's outer join). An id no 64-bit
+    key can take (from a URL) is ``Transaction.DoesNotExist``, as a missing one.
     """
+    if not 0 < transaction_id <= MAX_ID:
+        raise Transaction.DoesNotExist(f"No transaction with id {transaction_id}.")
     return _LOCKED.get(transaction_id=transaction_id)
 
 

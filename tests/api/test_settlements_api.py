@@ -3,6 +3,7 @@ retries, list, void."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -101,6 +102,59 @@ def test_paying_a_transaction_the_cashier_cannot_see_is_404(
 ):
     txn = make_transaction("100.00")
     pay(api(cashier2), txn, "1.00")  # now carlo's
+    assert pay(api(cashier), txn, "1.00").status_code == 404
+    assert PaymentSettlement.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"amount": "-1", "payment_mode": "cash"}, {}),
+        ({"amount": "1.00", "payment_mode": "bitcoin"}, {}),
+        ({"amount": "1.00", "payment_mode": "cash"}, {"HTTP_IDEMPOTENCY_KEY": "x" * 500}),
+        ("{not json", {}),
+        ("amount=1", {"content_type": "application/x-www-form-urlencoded"}),
+    ],
+    ids=["bad-amount", "bad-mode", "bad-key", "malformed-json", "form-encoded"],
+)
+def test_a_transaction_the_caller_cannot_see_is_404_whatever_is_wrong_with_the_request(
+    api, cashier, cashier2, sales2, make_transaction, body, headers
+):
+    # The POST looks nothing up before the service locks the row; a request refused for
+    # another reason must still not tell a caller that a hidden transaction exists.
+    txn = make_transaction("100.00")
+    url = f"/api/transactions/{txn.pk}/settlements/"
+    pay(api(cashier2), txn, "1.00")  # now carlo's: hidden from carla
+    options = {"content_type": "application/json", **headers}
+    payload = body if isinstance(body, str) else json.dumps(body)
+    hidden = api(cashier).post(url, payload, **options)
+    assert hidden.status_code == 404
+    assert hidden.json() == {"detail": "No Transaction matches the given query."}
+    assert api(sales2).post(url, payload, **options).status_code == 404  # not sam's either
+    # The same request on a transaction the caller sees is refused for what it is.
+    assert api(cashier2).post(url, payload, **options).status_code in (400, 415)
+    assert PaymentSettlement.objects.count() == 1
+
+
+def test_the_service_decides_visibility_on_the_locked_row(api, cashier, cashier2, make_transaction):
+    # The service reads the transaction again under its row lock, whatever it is given (an
+    # instance, or the id the API passes), and refuses it if the recorder cannot see it as
+    # it stands then: TransactionHidden, a PermissionDenied its other callers (the admin)
+    # show as such, and that the API answers 404.
+    from django.core.exceptions import PermissionDenied
+
+    from transactions.exceptions import TransactionHidden
+
+    txn = make_transaction("100.00")
+    settlement_record(transaction=txn, amount="1.00", payment_mode="cash", recorded_by=cashier2)
+    stale = type(txn).objects.get(pk=txn.pk)
+    stale.cashier_id = None  # as it was before carlo's payment
+    for given in (txn.pk, stale):
+        with pytest.raises(TransactionHidden) as refused:
+            settlement_record(
+                transaction=given, amount="1.00", payment_mode="cash", recorded_by=cashier
+            )
+        assert isinstance(refused.value, PermissionDenied)
     assert pay(api(cashier), txn, "1.00").status_code == 404
     assert PaymentSettlement.objects.count() == 1
 
