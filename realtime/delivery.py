@@ -69,10 +69,16 @@ def catchup_grace() -> float:
     return float(getattr(settings, "ESCASHOP_CATCHUP_GRACE_SECONDS", 30.0))
 
 
+def reads_share_the_sync_thread() -> bool:
+    """SQLite's test database wants one thread: reads then run on the sync thread, where a
+    writer may be waiting for them (``realtime.events``); on PostgreSQL they do not."""
+    return connection.vendor == "sqlite"
+
+
 def db_read(func: Callable) -> Callable[..., Awaitable]:
     """Run a read in a worker thread; on PostgreSQL in the shared pool so that many
-    connections' reads run in parallel (SQLite's test database wants one thread)."""
-    return database_sync_to_async(func, thread_sensitive=connection.vendor == "sqlite")
+    connections' reads run in parallel."""
+    return database_sync_to_async(func, thread_sensitive=reads_share_the_sync_thread())
 
 
 @dataclass(frozen=True, slots=True)

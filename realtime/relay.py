@@ -26,11 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import threading
 from collections import Counter
 
 from channels.layers import get_channel_layer
 
-from .delivery import ConnectionDelivery, Envelope, catchup_hub
+from .delivery import ConnectionDelivery, Envelope, catchup_hub, reads_share_the_sync_thread
 from .layer import ResilientLayer
 
 logger = logging.getLogger(__name__)
@@ -124,21 +125,35 @@ class LiveRelay:
             message = await self.layer.receive(self.channel)  # retries while Redis is down
             await self._dispatch_logged(message)
 
-    def dispatch_soon(self, message: dict) -> None:
+    def dispatch_soon(self, message: dict, *, served: threading.Event | None = None) -> None:
         """An event committed by this process: offer it to the local connections now,
-        without waiting for it to come back through the channel layer."""
-        if not self.closed:
-            self.loop.create_task(self._dispatch_logged(message), context=self.context.copy())
+        without waiting for it to come back through the channel layer. ``served`` is set
+        once the first connections have been sent their frames (see ``dispatch``), or
+        when there is nothing to send."""
+        if self.closed:
+            if served is not None:
+                served.set()
+            return
+        self.loop.create_task(
+            self._dispatch_logged(message, served=served), context=self.context.copy()
+        )
 
-    async def _dispatch_logged(self, message: dict) -> None:
+    async def _dispatch_logged(
+        self, message: dict, *, served: threading.Event | None = None
+    ) -> None:
         try:
-            await self.dispatch(message)
+            await self.dispatch(message, served=served)
         except Exception:
             logger.exception("live relay could not deliver an event; catch-up will")
+        finally:
+            if served is not None:
+                served.set()
 
-    async def dispatch(self, message: dict) -> None:
+    async def dispatch(self, message: dict, *, served: threading.Event | None = None) -> None:
         """One channel-layer message (the events of one change, in id order): decode once,
-        check access once, offer to everyone."""
+        check access once, offer to everyone. ``served`` is set once the first
+        ``YIELD_EVERY`` connections (all of them, usually) have their frames queued, or
+        before waiting for an access check that would need the writer's thread."""
         envs = []
         for item in message.get("events", ()):
             event_id = item["event_id"]
@@ -156,6 +171,9 @@ class LiveRelay:
             # Written after the last access check: wait for a fresh one (one query for the
             # whole process), so a user deactivated or stripped of a role before the events
             # were written never receives them. If it fails, catch-up sends them later.
+            # (The writer waits for this too, unless the query would need its thread.)
+            if served is not None and reads_share_the_sync_thread():
+                served.set()
             try:
                 await hub.access_checked_after(written)
             except asyncio.CancelledError:
@@ -172,6 +190,8 @@ class LiveRelay:
                 if step is not None:
                     await step  # sends at once: nothing in it waits (see push_live)
             if i % YIELD_EVERY == 0:
+                if served is not None:
+                    served.set()
                 # Let the event loop write out what is queued so far (the server writes a
                 # socket's data on the loop's next turn): the first screens get the frame
                 # while the rest are still being served, instead of all after the last one.
@@ -196,3 +216,10 @@ def live_relay() -> LiveRelay | None:
 def current_relay() -> LiveRelay | None:
     """The running event loop's relay if it has one (never creates it)."""
     return _RELAYS.get(asyncio.get_running_loop())
+
+
+def serves_connections(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` has websocket connections to relay events to. Asked from a writer's
+    thread, so only a hint: a connection may come or go at this very moment."""
+    relay = _RELAYS.get(loop)
+    return relay is not None and bool(relay.members)

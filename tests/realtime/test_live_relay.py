@@ -113,3 +113,59 @@ async def test_an_event_committed_here_reaches_local_screens_without_the_layer(
     for _group, message in published:
         await relay.dispatch(message)
     await watcher.nothing(0.5)
+
+
+async def test_a_write_returns_once_the_screens_of_its_process_have_their_frames(
+    clients, admin_user, cashier, make_transaction, settings, monkeypatch
+):
+    # realtime.events._group_send: the writer waits until this process's relay has sent
+    # the local connections their frames, so that they go out before the writer's thread
+    # builds its response (and holds the GIL). On SQLite the access check the relay waits
+    # for runs on the writer's own thread, so there the writer cannot wait for it.
+    from realtime import events
+    from tests.support.services import require_postgres
+
+    require_postgres()
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    monkeypatch.setattr(events, "LOCAL_SERVE_WAIT_SECONDS", 10.0)  # the order, not the speed
+
+    async def publish_nowhere(group: str, message: dict) -> None:
+        pass  # only the local relay can bring the frames
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", publish_nowhere)
+    txn = await db(make_transaction)("1000.00")
+    watchers = [await clients.open(user=admin_user) for _ in range(2)]
+    for watcher in watchers:
+        await watcher.subscribe("payment_status")
+    for _ in range(3):
+        settlement = await _pay(txn, cashier)
+        for watcher in watchers:
+            assert watcher.communicator.output_queue.qsize() == 1  # already out
+            frames = await watcher.receive_events(1)
+            assert frames[0]["data"]["settlement"]["id"] == settlement.pk
+
+
+async def test_local_screens_are_served_while_the_layer_breaker_is_open(
+    clients, admin_user, cashier, make_transaction, settings, monkeypatch
+):
+    # After a channel-layer failure the breaker skips layer sends for a moment (other
+    # processes then get the events from the log); the process's own screens, served
+    # from memory, still get them at once, not a catch-up round later.
+    from realtime.layer import LAYER_BREAKER
+
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    published: list[str] = []
+
+    async def publish(group: str, message: dict) -> None:
+        published.append(group)
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", publish)
+    txn = await db(make_transaction)("1000.00")
+    watcher = await clients.open(user=admin_user)
+    await watcher.subscribe("payment_status")
+    published.clear()  # the transaction's creation went through the layer
+    monkeypatch.setattr(LAYER_BREAKER, "allow", lambda: False)  # open, whatever succeeds
+    settlement = await _pay(txn, cashier)
+    (frame,) = await watcher.receive_events(1)
+    assert frame["data"]["settlement"]["id"] == settlement.pk
+    assert published == []  # the layer was not asked
