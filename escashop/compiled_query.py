@@ -35,6 +35,15 @@ class _Compiled:
     slots: tuple[tuple[str | None, object], ...]  # (value name, or None and a constant)
     compiler: object
     locks: bool
+    #: How rows become instances, worked out once (as ``ModelIterable`` does per query):
+    #: the main model's columns and field names, the ``select_related`` populators, and
+    #: whether the backend converts any value (else the rows are used as they come).
+    model: type[Model] | None = None
+    start: int = 0
+    end: int = 0
+    init_list: tuple[str, ...] = ()
+    populators: tuple = ()
+    converts: bool = True
 
 
 class CompiledQuery:
@@ -65,7 +74,7 @@ class CompiledQuery:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
-        return self._instances(compiled.compiler, rows, alias)
+        return self._instances(compiled, rows, alias)
 
     def get(self, *, key: Hashable = None, **values: int) -> Model:
         """The one matching row, or the model's ``DoesNotExist``."""
@@ -102,23 +111,36 @@ class CompiledQuery:
             if inlined:  # written into the SQL text, where a new value could not replace it
                 raise ValueError(f"values compiled into the SQL text: {inlined}")
             locks = query.select_for_update and compiler.connection.features.has_select_for_update
-            compiled = _Compiled(sql=sql, slots=slots, compiler=compiler, locks=locks)
+            select, klass_info = compiler.select, compiler.klass_info
+            fields = klass_info["select_fields"]
+            start, end = fields[0], fields[-1] + 1
+            columns = [s[0] for s in select[0 : compiler.col_count]]
+            compiled = _Compiled(
+                sql=sql,
+                slots=slots,
+                compiler=compiler,
+                locks=locks,
+                model=klass_info["model"],
+                start=start,
+                end=end,
+                init_list=tuple(f[0].target.attname for f in select[start:end]),
+                populators=tuple(get_related_populators(klass_info, select, alias)),
+                converts=bool(compiler.get_converters(columns))
+                or compiler.has_composite_fields(columns),
+            )
         self._compiled[(alias, key)] = compiled  # a race compiles twice, to the same result
         return compiled
 
     @staticmethod
-    def _instances(compiler, rows: list, alias: str) -> list[Model]:
+    def _instances(compiled: _Compiled, rows: list, alias: str) -> list[Model]:
         # As django.db.models.query.ModelIterable, for the plain querysets allowed above.
-        select, klass_info = compiler.select, compiler.klass_info
-        model_cls = klass_info["model"]
-        fields = klass_info["select_fields"]
-        start, end = fields[0], fields[-1] + 1
-        init_list = [f[0].target.attname for f in select[start:end]]
-        populators = get_related_populators(klass_info, select, alias)
+        if compiled.converts:
+            rows = compiled.compiler.results_iter(results=[rows])
+        start, end, init_list = compiled.start, compiled.end, compiled.init_list
         objects = []
-        for row in compiler.results_iter(results=[rows]):
-            obj = model_cls.from_db(alias, init_list, row[start:end])
-            for populator in populators:
+        for row in rows:
+            obj = compiled.model.from_db(alias, init_list, row[start:end])
+            for populator in compiled.populators:
                 populator.populate(row, obj)
             objects.append(obj)
         return objects

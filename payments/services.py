@@ -125,12 +125,17 @@ def _existing(recorded_by: AbstractBaseUser, idempotency_key: str | None):
     ).first()
 
 
+#: What recording or voiding a payment changes on its transaction; only these are written
+#: (the row is locked and re-read by the service, so the others are as stored).
+PAYMENT_FIELDS = ("paid_amount", "balance_amount", "payment_status", "cashier", "updated_at")
+
+
 def _save_transaction(txn: Transaction, actor) -> None:
     """Save the transaction after its settlement: the settlement's post_save receiver
     attached it to ``txn`` (``change_settlement``), and the transaction's post_save writes
     the events describing both, in this one commit."""
     txn.change_actor = actor
-    txn.save()
+    txn.save(update_fields=PAYMENT_FIELDS)
 
 
 def _idempotent_replay(

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from payments.models import PaymentSettlement
-from payments.services import settlement_record
+from payments.services import settlement_record, settlement_void
 from transactions.choices import PaymentStatus
 from transactions.exceptions import DomainConflict
 
@@ -191,3 +191,27 @@ def test_a_retry_replays_even_when_the_balance_no_longer_allows_the_payment(
         pay(paid_first, "another")
     with pytest.raises(DomainConflict):  # and a reused key for another payment is a conflict
         pay("99.00", "pay-it")
+
+
+def test_a_payment_writes_the_transactions_money_cashier_and_update_time(
+    make_transaction, cashier, admin_user
+):
+    # The service saves only what a payment changes (payments.services.PAYMENT_FIELDS):
+    # the totals, the status, the cashier it may assign, and the update time.
+    txn = make_transaction("100.00")
+    before = type(txn).objects.get(pk=txn.pk)
+    settlement = settlement_record(
+        transaction=txn, amount="40.00", payment_mode="cash", recorded_by=cashier
+    )
+    after = type(txn).objects.get(pk=txn.pk)
+    assert (after.paid_amount, after.balance_amount, after.payment_status) == (
+        Decimal("40.00"),
+        Decimal("60.00"),
+        PaymentStatus.PARTIAL,
+    )
+    assert after.cashier_id == cashier.pk
+    assert after.updated_at > before.updated_at
+    settlement_void(settlement=settlement, voided_by=admin_user, reason="typo")
+    voided = type(txn).objects.get(pk=txn.pk)
+    assert (voided.paid_amount, voided.payment_status) == (Decimal("0.00"), PaymentStatus.UNPAID)
+    assert voided.updated_at > after.updated_at
