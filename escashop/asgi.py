@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import django
@@ -17,3 +18,11 @@ from realtime.routing import websocket_application  # noqa: E402
 django_asgi_app = SyncChainASGIHandler()
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+
+# What loading Django and the project made (about 140,000 objects) lives as long as the
+# process: take it out of the cyclic garbage collector's reach, so that a full collection
+# scans only what was made since. Measured under light load: a full collection took 40-70 ms
+# (a request caught in it waited as long, the p99 of 22-23 ms); frozen, p99 14 ms
+# (docs/performance.md).
+gc.collect()
+gc.freeze()
