@@ -190,3 +190,47 @@ def test_the_websockets_recheck_reads_everyones_roles_in_one_query(
     if count == 5:
         assert found[inactive.pk] is None and found[nobody.pk] == {"admin"}
         assert found[cashier.pk] == {"cashier", "sales"}
+
+
+def test_a_token_is_verified_once_and_its_expiry_on_every_request(cashier, monkeypatch):
+    # escashop.api_authentication keeps verified tokens by their text: the signature is
+    # decoded once per process, the expiry checked again each time, the user read each time.
+    from datetime import timedelta
+
+    from rest_framework_simplejwt import backends, tokens
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from escashop import api_authentication
+
+    decoded = []
+    decode = backends.TokenBackend.decode
+
+    def counting_decode(self, token, verify=True):
+        decoded.append(token)
+        return decode(self, token, verify)
+
+    monkeypatch.setattr(backends.TokenBackend, "decode", counting_decode)
+    token = str(AccessToken.for_user(cashier))
+    for _ in range(3):
+        assert bearer(token).get("/api/auth/me/").status_code == 200
+    assert len(decoded) == 1
+
+    # A forged signature is never taken for the verified token.
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    assert bearer(forged).get("/api/auth/me/").status_code == 401
+
+    # Deactivation applies at once: the user is read on every request.
+    cashier.is_active = False
+    cashier.save()
+    assert bearer(token).get("/api/auth/me/").status_code == 401
+    cashier.is_active = True
+    cashier.save()
+
+    # Once expired, the verified token is refused like any expired one.
+    later = tokens.aware_utcnow() + timedelta(days=1)
+    monkeypatch.setattr(api_authentication, "aware_utcnow", lambda: later)
+    monkeypatch.setattr(tokens, "aware_utcnow", lambda: later)
+    expired = bearer(token).get("/api/auth/me/")
+    assert expired.status_code == 401
+    assert expired.json()["code"] == "token_not_valid"
