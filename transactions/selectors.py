@@ -120,10 +120,11 @@ def users_roles(*, user_ids: Sequence[int]) -> dict[int, frozenset[Role] | None]
     # Padded to a power of two by repeating an id: a handful of SQL texts serve every count.
     size = 1 << (len(user_ids) - 1).bit_length()
     padded = [*user_ids, *[user_ids[-1]] * (size - len(user_ids))]
-    with connections[alias].cursor() as cursor:
+    connection = connections[alias]
+    with connection.cursor() as cursor:
         cursor.execute(_user_with_groups_sql(alias, user_model._meta.pk.column, size), padded)
         rows = cursor.fetchall()
-    names = [field.attname for field in user_model._meta.concrete_fields]
+    names, _converters = _user_row_reader(connection)  # flags and ids need no converting
     pk, active, superuser = (
         names.index(name) for name in (user_model._meta.pk.attname, "is_active", "is_superuser")
     )
@@ -188,8 +189,9 @@ def transactions_visible_to(user: User | None) -> QuerySet[Transaction]:
 
 def transaction_visible_get(user: User | None, *, transaction_id: int) -> Transaction | None:
     """The transaction if this user may see it (``transactions_visible_to``), else None: the
-    same query, compiled once per role set (the settlement POST runs it on every payment).
-    An id no 64-bit key can take (from a URL) finds nothing, as the ORM's lookup would."""
+    same query, compiled once per role set (a transaction's settlement list, and the 404 of
+    a refused payment). An id no 64-bit key can take (from a URL) finds nothing, as the
+    ORM's lookup would."""
     if not 0 < transaction_id <= MAX_ID:
         return None
     roles = user_roles(user)
