@@ -36,6 +36,7 @@ SCENARIO = """async () => {
   const socket = new m.PaymentsSocket({
     url: 'ws://shop.test/ws/',
     WebSocketImpl: FakeWS,
+    resumeLookbackMs: 300,
     backoff: { initialMs: 20, maxMs: 80, factor: 2, jitter: 0.5 },
     pingIntervalMs: 0,
     getToken: async (opts) => {
@@ -66,16 +67,21 @@ SCENARIO = """async () => {
   out.sent1 = ws1.sent.slice();
   out.stateAfterHandshake = socket.state;
   ws1.push(ev(42)); ws1.push(ev(42)); ws1.push(ev(43, 'transaction_updated'));
+  await tick(400);                        // 42 and 43 are now older than the lookback
+  ws1.push(ev(46));                       // 46 arrives before 45 (another transaction's)
 
   ws1.drop(1006);                         // the server went away
   await tick(2);
   out.stateAfterDrop = socket.state;
+  out.resumeFromNow = socket.resumeFrom('payment_status');
   for (let i = 0; i < 50 && FakeWS.all.length < 2; i++) await tick(10);
   const ws2 = FakeWS.all[1];
   await handshake(ws2, { payment_status: 50, transactions: 50 });
   out.sent2 = ws2.sent.slice();
-  ws2.push(ev(43, 'transaction_updated'));  // replayed again: must not be delivered twice
-  ws2.push(ev(44));
+  // The server replays what follows since: 45, which the drop had cut off, and 46 again.
+  ws2.push(ev(45)); ws2.push(ev(46));
+  ws2.push(ev(43, 'transaction_updated'));  // a repeat: must not be delivered twice
+  ws2.push(ev(44, 'transaction_updated'));
   out.stateAfterResume = socket.state;
 
   ws2.push({ type: 'resync_required', topic: 'transactions' });
@@ -117,15 +123,18 @@ def test_client_authenticates_by_frame_resumes_dedupes_resyncs_and_refreshes(bro
     ]
     assert out["stateAfterHandshake"] == "connected"
     assert out["stateAfterDrop"] == "reconnecting"
-    # Resume from the last event received on each topic.
+    # Resume from the highest id received resumeLookbackMs (here 300 ms) before the drop: 42
+    # on payment_status, though 46 had arrived since (45, of another transaction, had not);
+    # 43 on transactions, whose last event is older than that.
+    assert out["resumeFromNow"] == 42
     assert out["sent2"] == [
         {"type": "authenticate", "token": "A1"},
         {"type": "subscribe", "topic": "payment_status", "since": 42},
         {"type": "subscribe", "topic": "transactions", "since": 43},
     ]
     assert out["stateAfterResume"] == "connected"
-    # Each event once, in order, across the reconnect.
-    assert out["events"] == [42, 43, 44]
+    # Each event once across the reconnect: 45 is not lost, 46 and 43 are not repeated.
+    assert out["events"] == [42, 43, 46, 45, 44]
     # resync_required: the page refetches, the topic is subscribed afresh without since.
     assert out["resyncs"] == ["transactions"]
     assert out["sent2AfterResync"] == [{"type": "subscribe", "topic": "transactions"}]

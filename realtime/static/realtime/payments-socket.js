@@ -2,7 +2,8 @@
  * payments-socket.js: a small websocket client for EscaShop's /ws/ (SPEC section 5).
  *
  * It authenticates with a first frame (never the query string), subscribes to its topics,
- * resumes with `since` after a drop so nothing in between is lost, reconnects with
+ * resumes with `since` after a drop so nothing in between is lost (from a few seconds
+ * back: see `resumeLookbackMs`), reconnects with
  * exponential backoff and jitter, re-authenticates before the access token expires, hands
  * `resync_required` to the page (which refetches over REST), and delivers every event frame
  * once (deduplicated by event_id). No dependencies; works in any browser with WebSocket.
@@ -88,18 +89,21 @@ export class PaymentsSocket {
     pingIntervalMs = 25000,
     pongTimeoutMs = 10000,
     dedupeWindow = 5000,
+    resumeLookbackMs = 5000,
     WebSocketImpl = globalThis.WebSocket,
   }) {
     if (typeof getToken !== "function") throw new TypeError("getToken is required");
     Object.assign(this, {
       url, getToken, topics, onEvent, onResync, onStateChange, onAuthenticated,
       onAuthFailed, onError, offlineAfterAttempts, refreshMarginMs, pingIntervalMs,
-      pongTimeoutMs, dedupeWindow, WebSocketImpl,
+      pongTimeoutMs, dedupeWindow, resumeLookbackMs, WebSocketImpl,
     });
     this.backoff = { ...DEFAULT_BACKOFF, ...backoff };
     this.state = State.IDLE;
-    /** Highest event_id received per topic: the `since` of the next subscribe. */
+    /** Highest event_id received per topic. */
     this.lastEventIds = {};
+    /** Per topic, [time, lastEventIds value] pairs going back `resumeLookbackMs`. */
+    this._positions = {};
     this._seen = new Set();
     this._ws = null;
     this._attempt = 0;
@@ -207,8 +211,41 @@ export class PaymentsSocket {
     for (const topic of this.topics) this._subscribe(topic);
   }
 
+  /**
+   * Where a new subscription resumes: the highest id this client had received
+   * `resumeLookbackMs` ago, not the highest now. Events of different transactions may
+   * arrive out of id order (an event with a lower id can still be committing, or come
+   * through the server's once-a-second catch-up, when a higher one arrives), so a resume
+   * from the highest id could skip one (docs/realtime.md, "Limits"). The few seconds of
+   * events replayed again are dropped as duplicates.
+   */
+  resumeFrom(topic) {
+    const positions = this._positions[topic];
+    if (!positions?.length) return this.lastEventIds[topic];
+    const cutoff = Date.now() - this.resumeLookbackMs;
+    let since = positions[0][1]; // everything is recent: the oldest position known
+    for (const [at, id] of positions) {
+      if (at > cutoff) break;
+      since = id;
+    }
+    return since;
+  }
+
+  _advance(topic, id) {
+    if (id <= (this.lastEventIds[topic] ?? -1)) return;
+    this.lastEventIds[topic] = id;
+    const now = Date.now();
+    const positions = (this._positions[topic] ??= []);
+    positions.push([now, id]);
+    // Keep the newest position older than the lookback, and everything after it.
+    const cutoff = now - this.resumeLookbackMs;
+    let oldest = 0;
+    while (oldest + 1 < positions.length && positions[oldest + 1][0] <= cutoff) oldest++;
+    if (oldest > 0) positions.splice(0, oldest);
+  }
+
   _subscribe(topic) {
-    const since = this.lastEventIds[topic];
+    const since = this.resumeFrom(topic);
     const frame = { type: "subscribe", topic };
     if (Number.isInteger(since)) frame.since = since;
     this._subscribedSince[topic] = frame.since ?? null;
@@ -220,9 +257,9 @@ export class PaymentsSocket {
     const { topic } = frame;
     // Without `since`, the server's newest id is where this client's history starts; with
     // it, missed events follow and move lastEventIds forward one by one, so a drop during
-    // the replay resumes from the last one actually received.
+    // the replay resumes from what was actually received.
     if (this._subscribedSince[topic] == null && Number.isInteger(frame.last_event_id)) {
-      this.lastEventIds[topic] = Math.max(this.lastEventIds[topic] ?? 0, frame.last_event_id);
+      this._advance(topic, frame.last_event_id);
     }
     this._pending.delete(topic);
     if (this._pending.size === 0 && this.state !== State.CONNECTED) {
@@ -233,6 +270,7 @@ export class PaymentsSocket {
 
   _resync(topic) {
     delete this.lastEventIds[topic];
+    delete this._positions[topic];
     this.onResync(topic);
     if (this.topics.includes(topic)) this._subscribe(topic);
   }
@@ -249,8 +287,7 @@ export class PaymentsSocket {
         this._seen.delete(id);
       }
     }
-    const topic = FRAME_TOPIC[frame.type];
-    this.lastEventIds[topic] = Math.max(this.lastEventIds[topic] ?? 0, frame.event_id);
+    this._advance(FRAME_TOPIC[frame.type], frame.event_id);
     try {
       this.onEvent(frame);
     } catch (err) {
