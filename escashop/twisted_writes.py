@@ -25,7 +25,7 @@ from twisted.internet import abstract, tcp
 
 logger = logging.getLogger(__name__)
 
-#: The FileDescriptor attributes the idle check reads, as of Twisted 24-26.
+#: The FileDescriptor attributes the idle check reads, as of Twisted 26.10 (pinned).
 _STATE = ("connected", "disconnecting", "_writeDisconnected", "_writeDisconnecting")
 _BUFFERS = ("_tempDataBuffer", "dataBuffer", "offset")
 

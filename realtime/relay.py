@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 #: Event ids remembered to drop the copies that come through several groups.
 RECENT_EVENTS = 4096
-#: Connections served per event before the relay lets the event loop write them out.
+#: Connections served per event before the relay lets the event loop run other work.
 YIELD_EVERY = 50
 
 
@@ -192,9 +192,10 @@ class LiveRelay:
             if i % YIELD_EVERY == 0:
                 if served is not None:
                     served.set()
-                # Let the event loop write out what is queued so far (the server writes a
-                # socket's data on the loop's next turn): the first screens get the frame
-                # while the rest are still being served, instead of all after the last one.
+                # Let the event loop run other work between slices: with thousands of
+                # connections an event takes a while to offer. (The frames themselves are
+                # written as they are sent, escashop/twisted_writes.py; a socket with data
+                # still queued writes on the loop's next turn.)
                 await asyncio.sleep(0)
 
 

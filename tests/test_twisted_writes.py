@@ -4,10 +4,15 @@ reactor."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from twisted.internet import tcp
+from twisted.internet._newtls import ConnectionMixin
 from twisted.internet.protocol import Protocol
 
 from escashop import twisted_writes
@@ -34,11 +39,27 @@ class RecordingReactor:
         pass
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture
 def installed():
+    was = tcp.Connection.write is twisted_writes.write  # escashop.asgi imported earlier
     assert twisted_writes.install()
     yield
+    if not was:
+        twisted_writes.uninstall()
+
+
+@pytest.fixture
+def uninstalled():
+    was = tcp.Connection.write is twisted_writes.write
     twisted_writes.uninstall()
+    yield
+    if was:
+        twisted_writes.install()
+    else:
+        twisted_writes.uninstall()
 
 
 @pytest.fixture
@@ -71,7 +92,7 @@ def test_an_idle_connection_sends_in_write_without_registering_for_writability(i
     assert _read(peer, 16) == b"frame-1head body"
 
 
-def test_without_install_twisted_buffers_until_the_loop_turns(pair):
+def test_without_install_twisted_buffers_until_the_loop_turns(uninstalled, pair):
     conn, peer, reactor = pair
     conn.write(b"frame-1")
     assert reactor.added_writers == 1
@@ -127,17 +148,24 @@ def test_closing_tls_and_half_closed_connections_keep_twisted_buffering(installe
     assert reactor.added_writers == 2
 
 
-def test_install_is_idempotent_and_uninstall_restores_twisted(pair):
-    original = tcp.Connection.write
+def test_install_is_idempotent_and_uninstall_restores_twisted(uninstalled, pair):
     assert twisted_writes.install() and twisted_writes.install()
     assert tcp.Server.write is twisted_writes.write  # daphne's connections inherit it
     twisted_writes.uninstall()
-    assert tcp.Connection.write is original
+    assert tcp.Server.write is ConnectionMixin.write
+    assert tcp.Server.writeSequence is ConnectionMixin.writeSequence
     assert twisted_writes.supported()
 
 
-def test_the_asgi_module_installs_it():
-    import escashop.asgi  # noqa: F401
-
-    assert tcp.Connection.write is twisted_writes.write
-    twisted_writes.uninstall()
+def test_loading_the_asgi_application_installs_it():
+    code = (
+        "import escashop.asgi; from twisted.internet import tcp; "
+        "from escashop import twisted_writes; "
+        "print(tcp.Server.write is twisted_writes.write)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "escashop.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True"]
