@@ -25,9 +25,18 @@ from twisted.internet import abstract, tcp
 
 logger = logging.getLogger(__name__)
 
-#: The FileDescriptor attributes the idle check reads, as of Twisted 26.10 (pinned).
-_STATE = ("connected", "disconnecting", "_writeDisconnected", "_writeDisconnecting")
-_BUFFERS = ("_tempDataBuffer", "dataBuffer", "offset")
+#: What this module uses of a connection's class, as of Twisted 26.10 (pinned); the list
+#: buffer, ``_tempDataBuffer``, is made in ``FileDescriptor.__init__``.
+_USED = (
+    "connected",
+    "disconnecting",
+    "_writeDisconnected",
+    "_writeDisconnecting",
+    "dataBuffer",
+    "offset",
+    "TLS",
+    "writeSomeData",
+)
 
 _buffered_write = tcp.Connection.write
 _buffered_write_sequence = tcp.Connection.writeSequence
@@ -75,11 +84,8 @@ def write_sequence(self: tcp.Connection, iovec: Iterable[bytes]) -> None:
 
 def supported() -> bool:
     """Whether Twisted's TCP transport looks as this module expects."""
-    probe = abstract.FileDescriptor.__new__(tcp.Connection)
     return (
-        callable(getattr(tcp.Connection, "writeSomeData", None))
-        and hasattr(tcp.Connection, "TLS")
-        and all(hasattr(probe, name) for name in _STATE + _BUFFERS[1:])
+        all(hasattr(tcp.Connection, name) for name in _USED)
         and "_tempDataBuffer" in abstract.FileDescriptor.__init__.__code__.co_names
     )
 

@@ -4,11 +4,7 @@ reactor."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from twisted.internet import tcp
@@ -16,6 +12,7 @@ from twisted.internet._newtls import ConnectionMixin
 from twisted.internet.protocol import Protocol
 
 from escashop import twisted_writes
+from tests.support.fresh_python import fresh_python
 
 
 class RecordingReactor:
@@ -37,9 +34,6 @@ class RecordingReactor:
 
     def removeReader(self, fd) -> None:
         pass
-
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -163,9 +157,4 @@ def test_loading_the_asgi_application_installs_it():
         "from escashop import twisted_writes; "
         "print(tcp.Server.write is twisted_writes.write)"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "escashop.settings"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True"]
+    assert fresh_python(code).split() == ["True"]

@@ -3,12 +3,7 @@ garbage collector's full passes scan only what the server made since."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.fresh_python import fresh_python
 
 
 def test_loading_the_asgi_application_freezes_the_startup_objects():
@@ -16,12 +11,7 @@ def test_loading_the_asgi_application_freezes_the_startup_objects():
         "import gc; before = gc.get_freeze_count(); import escashop.asgi; "
         "print(before, gc.get_freeze_count(), len(gc.get_objects()))"
     )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "escashop.settings"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert out.returncode == 0, out.stderr
-    before, frozen, tracked = map(int, out.stdout.split())
+    before, frozen, tracked = map(int, fresh_python(code).split())
     assert before == 0
     # Django, DRF, Channels and the project: tens of thousands of objects, now out of the
     # collector's reach, against the few left tracked.
