@@ -50,9 +50,11 @@ def idempotency_key(request: Request) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+    # Printable only: a control character (NUL above all, which PostgreSQL cannot store)
+    # is a client's mistake, answered 400 rather than failing the write.
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH or not key.isprintable():
         raise ValidationError(
-            {IDEMPOTENCY_HEADER: [f"Send 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]}
+            {IDEMPOTENCY_HEADER: [f"Send 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable characters."]}
         )
     return key
 

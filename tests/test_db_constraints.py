@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -43,3 +44,27 @@ def test_settlement_rows_need_positive_amounts_and_whole_void_fields(make_transa
             cashier=cashier,
             void_reason="half a void",
         )
+
+
+def test_consistent_amounts_are_accepted_whatever_the_database_stores_them_as(make_transaction):
+    """SQLite keeps decimal columns as binary floats, in which 1000.30 - 0.10 is not 1000.20:
+    the balance check must compare at two places, or an ordinary payment fails there."""
+    txn = make_transaction("1000.30")
+    rng = random.Random(20261127)
+    pairs = [("1000.30", "0.10"), ("0.30", "0.10"), ("0.30", "0.20"), ("9999999999.99", "0.01")]
+    pairs += [
+        (f"{rng.randint(2, 10**8)}.{rng.randint(0, 99):02d}", f"0.{rng.randint(1, 99):02d}")
+        for _ in range(300)
+    ]
+    for amount, paid in pairs:
+        amount, paid = Decimal(amount), Decimal(paid)
+        with transaction.atomic():
+            updated = Transaction.objects.filter(pk=txn.pk).update(
+                amount=amount,
+                paid_amount=paid,
+                balance_amount=amount - paid,
+                payment_status="partial",
+            )
+        assert updated == 1, (amount, paid)
+    txn.refresh_from_db()
+    txn.full_clean()  # Django's own check of the constraints, as the admin's forms run it

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from .choices import MAX_AMOUNT, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, PaymentMode, PaymentStatus
@@ -94,7 +95,9 @@ class Transaction(models.Model):
                 name="txn_paid_within_amount",
             ),
             models.CheckConstraint(
-                condition=Q(balance_amount=F("amount") - F("paid_amount")),
+                # Rounded to the cents: exact on PostgreSQL anyway, while SQLite keeps decimal
+                # columns as binary floats, in which 1000.30 - 0.10 is not 1000.20.
+                condition=Q(balance_amount=Round(F("amount") - F("paid_amount"), 2)),
                 name="txn_balance_is_amount_minus_paid",
             ),
             models.CheckConstraint(

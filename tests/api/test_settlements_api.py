@@ -49,6 +49,24 @@ def test_instalments_round_trip_money_and_status(api, cashier, make_transaction)
     )
 
 
+@pytest.mark.parametrize(
+    ("amount", "payment", "balance"),
+    [("1000.30", "0.10", "1000.20"), ("0.30", "0.10", "0.20"), ("1000.30", "1000.20", "0.10")],
+)
+def test_cents_that_binary_floats_cannot_hold_pay_exactly(
+    api, cashier, make_transaction, amount, payment, balance
+):
+    """On SQLite (the quick start), too, where decimal columns are stored as floats."""
+    txn = make_transaction(amount)
+    client = api(cashier)
+    assert pay(client, txn, payment).status_code == 201
+    state = client.get(f"/api/transactions/{txn.pk}/").json()
+    assert (state["paid_amount"], state["balance_amount"]) == (payment, balance)
+    assert pay(client, txn, balance).status_code == 201
+    state = client.get(f"/api/transactions/{txn.pk}/").json()
+    assert (state["balance_amount"], state["payment_status"]) == ("0.00", "paid")
+
+
 def test_cashier_is_the_caller_whatever_the_body_says(api, cashier, cashier2, make_transaction):
     txn = make_transaction("100.00")
     resp = pay(api(cashier), txn, "10.00", cashier=cashier2.pk, voided=True)
@@ -203,7 +221,7 @@ def test_idempotency_keys_belong_to_their_user(api, admin_user, cashier, make_tr
     assert PaymentSettlement.objects.count() == 2
 
 
-@pytest.mark.parametrize("key", ["", "   ", "k" * 256])
+@pytest.mark.parametrize("key", ["", "   ", "k" * 256, "a\x00b", "line\nbreak", "\x7f"])
 def test_bad_idempotency_key_is_400(api, cashier, make_transaction, key):
     txn = make_transaction("100.00")
     resp = pay(api(cashier), txn, "1.00", key=key)
