@@ -51,7 +51,10 @@ class LoginFailureThrottle(_LoginThrottle):
     def get_cache_key(self, request: Request, view) -> str | None:
         data = request.data
         username = data.get("username") if isinstance(data, Mapping) else None
-        if not isinstance(username, str) or not username:
+        # Counted for the account the login would reach: the serializer's CharField trims
+        # the username before authenticating, so " carla" and "carla " are carla's attempts.
+        username = username.strip() if isinstance(username, str) else None
+        if not username:
             return None  # the serializer refuses the request anyway
         # Hashed: any string may arrive here, and cache keys must stay short and plain.
         ident = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()

@@ -46,6 +46,15 @@ def test_ten_failures_lock_the_username_even_for_the_right_password(cashier, cas
     assert login("carlo", "carlo-pass-123").status_code == 200
 
 
+def test_spaces_around_the_username_count_for_the_same_account(cashier):
+    # The login trims the username, so padded variants reach carla's account: they must
+    # count as carla's failures, not start counts of their own.
+    for i in range(10):
+        assert login(" " * (i % 3) + "carla" + "\t" * (i % 2), "wrong").status_code == 401
+    assert_throttled(login("carla", "carla-pass-123"))
+    assert_throttled(login("  carla ", "carla-pass-123"))
+
+
 def test_unknown_usernames_are_throttled_like_real_ones(db):
     fail("no-such-user", 10)
     assert_throttled(login("no-such-user", "x"))
