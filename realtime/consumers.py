@@ -55,6 +55,11 @@ def _subscribe_facts(user_id: int) -> tuple[int, list[int], int, frozenset[Role]
     return last, in_flight, payment_log_pruned_through(), users_roles(user_ids=[user_id])[user_id]
 
 
+def _not_json(name: str) -> None:
+    """``NaN``, ``Infinity`` and ``-Infinity``: Python's extension, not JSON (RFC 8259)."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def _main_role(roles: frozenset[Role]) -> str:
     for role in (Role.ADMIN, Role.CASHIER, Role.SALES):
         if role in roles:
@@ -156,7 +161,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             await self.close_with(CloseCode.PROTOCOL_ERROR)
             return
         try:
-            content = json.loads(text_data)
+            content = json.loads(text_data, parse_constant=_not_json)
         except (ValueError, RecursionError):
             await self.close_with(CloseCode.PROTOCOL_ERROR)
             return

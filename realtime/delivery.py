@@ -221,28 +221,33 @@ class ConnectionDelivery:
         if not self._wants(env):
             return
         async with self.lock:
+            if self._wants(env):
+                await self._send_in_order(env, _SENT_LIVE)
+
+    async def _send_in_order(self, env: Envelope, counter) -> None:
+        """Send ``env`` (under the lock), after the events of its transaction and topic that
+        this connection may see and has not been sent: read from the log when its
+        predecessor is missing (a dropped live message, or a replay page read while that
+        predecessor was still committing; it has committed by now, since ``env`` was
+        written under the same row lock after it)."""
+        if self._missing_predecessor(env):
+            missed = await db_read(payment_events_gap)(
+                self.user,
+                roles=self.roles,
+                topic=env.topic,
+                transaction_id=env.transaction_id,
+                after=self.topics[env.topic].floor,
+                before=env.event_id,
+            )
+            for event in missed:
+                earlier = Envelope.from_event(event)
+                if self._wants(earlier):
+                    await self._send(earlier, _SENT_CATCHUP)
+            # Sent now, or not one this user may see: either way, resolved.
+            self.handled.add(env.previous_event_id)
             if not self._wants(env):
                 return
-            floor = self.topics[env.topic].floor
-            previous = env.previous_event_id
-            if self._missing_predecessor(env):
-                missed = await db_read(payment_events_gap)(
-                    self.user,
-                    roles=self.roles,
-                    topic=env.topic,
-                    transaction_id=env.transaction_id,
-                    after=floor,
-                    before=env.event_id,
-                )
-                for event in missed:
-                    earlier = Envelope.from_event(event)
-                    if self._wants(earlier):
-                        await self._send(earlier, _SENT_CATCHUP)
-                # Sent now, or not one this user may see: either way, resolved.
-                self.handled.add(previous)
-                if not self._wants(env):
-                    return
-            await self._send(env, _SENT_LIVE)
+        await self._send(env, counter)
 
     # -- catch-up (called by the hub, synchronously) -------------------------------------
     def offer(self, batch: list[Envelope], settled: int) -> None:
@@ -310,15 +315,19 @@ class ConnectionDelivery:
             if since is not None:
                 after = since
                 while True:
-                    page = await db_read(payment_events_replay)(
+                    page, roles = await db_read(_replay_page)(
                         self.user, roles=self.roles, topic=topic, after=after, limit=PAGE
                     )
+                    if roles != self.roles:
+                        # Access as of after the page was read: a user deactivated or
+                        # narrowed meanwhile is not sent what was written after that.
+                        self.access_changed(roles)
                     for event in page:
                         env = Envelope.from_event(event)
                         if self._wants(env):
-                            await self._send(env, _SENT_REPLAY)
+                            await self._send_in_order(env, _SENT_REPLAY)
                         after = event.pk
-                    if len(page) < PAGE:
+                    if len(page) < PAGE or self.closed:
                         break
             state.replaying = False
 
@@ -330,6 +339,16 @@ class ConnectionDelivery:
         self.topics.clear()
         self._queue.clear()
         self._live_queue.clear()
+
+
+def _replay_page(
+    user, *, roles: frozenset[Role], topic: str, after: int, limit: int
+) -> tuple[list[PaymentEvent], frozenset[Role] | None]:
+    """One page of a ``since`` replay, and the user's access read after it (None: inactive):
+    the replay is not on the hub's re-check until it ends, so each page checks for itself,
+    as the live path's events wait for a check that began after they were written."""
+    page = payment_events_replay(user, roles=roles, topic=topic, after=after, limit=limit)
+    return page, users_roles(user_ids=[user.pk])[user.pk]
 
 
 class CatchupHub:

@@ -4,6 +4,8 @@ left without a role 4403, and one who lost a role stops receiving that role's ev
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group, User
 
@@ -96,3 +98,37 @@ async def test_an_event_written_after_an_access_change_never_reaches_that_user(
     closed = await client.receive_close(timeout=3.0)  # ... and this user is closed instead
     expected = CloseCode.UNAUTHENTICATED if change == "deactivate" else CloseCode.FORBIDDEN
     assert closed == expected
+
+
+@pytest.mark.parametrize("change", ["deactivate", "drop-role"])
+async def test_a_replay_sends_nothing_written_after_an_access_change(
+    clients, cashier, make_transaction, monkeypatch, change
+):
+    """The replay runs before the connection is on the hub's re-check: each page checks
+    access itself, after it was read."""
+    from realtime import delivery
+
+    before = await db(make_transaction)("10.00")  # the cashiers' queue: this cashier sees it
+    real, written = delivery.payment_events_replay, []
+
+    def replay_page(user, **kwargs):
+        if not written:  # between the subscribe's own access check and the page's read
+            if change == "deactivate":
+                _deactivate(cashier)
+            else:
+                _drop_group(cashier, "cashier")
+            written.append(make_transaction("11.00"))
+        return real(user, **kwargs)
+
+    monkeypatch.setattr(delivery, "payment_events_replay", replay_page)
+    client = await clients.open(user=cashier)
+    await client.send({"type": "subscribe", "topic": "transactions", "since": 0})
+    assert (await client.receive())["type"] == "subscribed"
+    frames = []
+    while (output := await client.communicator.receive_output(3.0))["type"] == "websocket.send":
+        frames.append(json.loads(output["text"]))
+    expected = CloseCode.UNAUTHENTICATED if change == "deactivate" else CloseCode.FORBIDDEN
+    assert output.get("code") == expected
+    assert written
+    assert all(f["data"]["transactionId"] != written[0].pk for f in frames), frames
+    assert {f["data"]["transactionId"] for f in frames} <= {before.pk}

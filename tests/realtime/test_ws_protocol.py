@@ -58,7 +58,16 @@ async def test_invalid_requests_get_an_error_frame_and_stay_open(clients, sales,
 
 
 @pytest.mark.parametrize(
-    "text", ["not json", "{", '{"type": "ping"', "\x00", '{"type":"ping"}{"type":"ping"}']
+    "text",
+    [
+        "not json",
+        "{",
+        '{"type": "ping"',
+        "\x00",
+        '{"type":"ping"}{"type":"ping"}',
+        '{"type":"ping","x":NaN}',
+        "-Infinity",
+    ],
 )
 async def test_non_json_closes_4400(clients, sales, text):
     client = await clients.open(user=sales)
