@@ -16,10 +16,11 @@ from transactions.selectors import user_roles
 class HasAnyRole(BasePermission):
     """The caller holds at least one role (admin, cashier, sales).
 
-    A signed-in user with no role may see nothing; answering 403 on lists and writes (rather
-    than empty lists) tells them why, as the websocket's 4403 does. Reading one object is let
-    through to the (empty) visible queryset instead, so it answers 404 like any transaction
-    the caller cannot see (SPEC 3): an id never gets a different answer for them.
+    A signed-in user with no role may see nothing; answering 403 on lists and creates (rather
+    than empty lists) tells them why, as the websocket's 4403 does. A request about one
+    object (reading, changing, paying, voiding, deleting it) is let through to the views,
+    which look it up among what the caller may see: 404, like any transaction the caller
+    cannot see (SPEC 3), so an id never gets a different answer for them.
     """
 
     message = "Your account has no role (admin, cashier or sales); ask an administrator."
@@ -27,7 +28,7 @@ class HasAnyRole(BasePermission):
     def has_permission(self, request, view) -> bool:
         if user_roles(request.user):
             return True
-        return request.method in SAFE_METHODS and bool(getattr(view, "kwargs", None))
+        return bool(getattr(view, "kwargs", None))
 
 
 class CustomerWriter(BasePermission):

@@ -117,8 +117,9 @@ EXPECTED = {
     "cashier2": [200, 200, 200, 404, 404, 404, 200, 403, 403, 404, 404, 404, 403],
     "sales": [200, 200, 200, 200, 200, 200, 200, 201, 201, 403, 403, 403, 403],
     "sales2": [200, 200, 200, 404, 404, 404, 200, 201, 201, 404, 404, 404, 404],
-    # No role: lists and writes 403 (says why); a single object 404, like anything unseen.
-    "nobody": [200, 403, 403, 404, 404, 404, 403, 403, 403, 403, 403, 403, 403],
+    # No role: lists and creates 403 (says why); anything about one object 404, like
+    # anything unseen.
+    "nobody": [200, 403, 403, 404, 404, 404, 403, 403, 403, 404, 404, 404, 404],
     "inactive": [401] * 13,
     "anonymous": [401] * 13,
 }
