@@ -114,3 +114,93 @@ def test_transaction_with_settlements_has_no_delete(client, staff, cashier, make
     url = reverse("admin:transactions_transaction_delete", args=[txn.pk])
     assert client.post(url, {"post": "yes"}).status_code == 403
     txn.refresh_from_db()
+
+
+def _grant(user, codename: str) -> None:
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(Permission.objects.get(codename=codename))
+
+
+def test_a_refused_deletion_is_reported_as_refused_and_logs_nothing(
+    client, staff, cashier, make_transaction
+):
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    from transactions.models import Transaction
+
+    txn = make_transaction("100.00")  # the cashiers' queue: this cashier sees it
+    _grant(cashier, "delete_transaction")  # Django's permission, but not the admin role
+    client.force_login(cashier)
+    url = reverse("admin:transactions_transaction_delete", args=[txn.pk])
+    page = client.post(url, {"post": "yes"}, follow=True).content.decode()
+    assert "admin" in page and "deleted successfully" not in page
+    assert Transaction.objects.filter(pk=txn.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+def test_delete_selected_is_all_or_nothing(client, staff, cashier, make_transaction):
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    from transactions.models import Transaction
+
+    first, second = make_transaction("10.00"), make_transaction("20.00")
+    _grant(cashier, "delete_transaction")
+    client.force_login(cashier)
+    page = client.post(
+        reverse("admin:transactions_transaction_changelist"),
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+        follow=True,
+    ).content.decode()
+    assert "Successfully deleted" not in page
+    assert Transaction.objects.filter(pk__in=[first.pk, second.pk]).count() == 2
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+def test_adding_a_transaction_names_its_generated_or_number(client, staff, customer):
+    from django.contrib.admin.models import ADDITION, LogEntry
+
+    from transactions.models import Transaction
+
+    client.force_login(staff)
+    page = client.post(
+        reverse("admin:transactions_transaction_add"),
+        {
+            "customer": customer.pk,
+            "or_number": "",
+            "amount": "75.00",
+            "payment_mode": "cash",
+            "transaction_date_0": "2026-11-27",
+            "transaction_date_1": "10:00:00",
+            "settlements-TOTAL_FORMS": 0,
+            "settlements-INITIAL_FORMS": 0,
+        },
+        follow=True,
+    ).content.decode()
+    txn = Transaction.objects.get()
+    assert txn.or_number and txn.or_number in page
+    assert LogEntry.objects.get(action_flag=ADDITION).object_repr == str(txn)
+
+
+def test_correcting_the_amount_keeps_a_cashier_who_has_lost_the_role(
+    client, staff, cashier, make_transaction
+):
+    from django.contrib.auth.models import Group
+
+    txn = make_transaction("100.00")
+    settlement_record(transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier)
+    cashier.groups.remove(Group.objects.get(name="cashier"))
+    client.force_login(staff)
+    url = reverse("admin:transactions_transaction_change", args=[txn.pk])
+    response = client.post(
+        url,
+        {
+            "amount": "250.00",
+            "cashier": cashier.pk,  # as the form shows it: unchanged
+            "settlements-TOTAL_FORMS": 0,
+            "settlements-INITIAL_FORMS": 0,
+        },
+    )
+    assert response.status_code == 302
+    txn.refresh_from_db()
+    assert (txn.amount, txn.cashier) == (Decimal("250.00"), cashier)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction as db_transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from payments.models import PaymentSettlement
 
@@ -107,12 +110,14 @@ class TransactionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         try:
             if change:
-                saved = transaction_update(
-                    transaction=obj,
-                    updated_by=request.user,
-                    amount=form.cleaned_data.get("amount"),
-                    cashier=form.cleaned_data.get("cashier"),
-                )
+                # Only what the form changed: an amount correction must not re-assign (and
+                # so re-check) a cashier who has since lost the role.
+                corrections = {
+                    name: form.cleaned_data[name]
+                    for name in ("amount", "cashier")
+                    if name in form.changed_data
+                }
+                saved = transaction_update(transaction=obj, updated_by=request.user, **corrections)
             else:
                 saved = transaction_create(
                     customer=form.cleaned_data["customer"],
@@ -122,7 +127,11 @@ class TransactionAdmin(admin.ModelAdmin):
                     transaction_date=form.cleaned_data.get("transaction_date"),
                     created_by=request.user,
                 )
-            obj.pk = saved.pk
+            # What the service saved (the generated OR number, the totals), for the admin's
+            # message and history entry.
+            for field in saved._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(saved, field.attname))
+            obj._state.adding = False
         except (ValidationError, PermissionDenied) as exc:
             messages.error(request, _message(exc))
             raise _Abort from exc
@@ -131,7 +140,10 @@ class TransactionAdmin(admin.ModelAdmin):
         try:
             transaction_delete(transaction=obj, deleted_by=request.user)
         except (DomainConflict, PermissionDenied) as exc:
+            # Refused (a payment recorded since the page was shown, say): stop the admin
+            # before it logs and reports a deletion (delete_view, changelist_view).
             messages.error(request, _message(exc))
+            raise _Abort from exc
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and (
@@ -146,8 +158,24 @@ class TransactionAdmin(admin.ModelAdmin):
         try:
             return super().changeform_view(request, *args, **kwargs)
         except _Abort:
-            from django.http import HttpResponseRedirect
+            return HttpResponseRedirect(request.get_full_path())
 
+    def delete_view(self, request, object_id, extra_context=None):
+        # Django runs a confirmed deletion in one database transaction: an _Abort from
+        # delete_model rolls back its history entry too.
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except _Abort:
+            opts = self.model._meta
+            change = f"admin:{opts.app_label}_{opts.model_name}_change"
+            return HttpResponseRedirect(reverse(change, args=[object_id]))
+
+    def changelist_view(self, request, extra_context=None):
+        # The "delete selected" action: all or nothing, history entries included.
+        try:
+            with db_transaction.atomic():
+                return super().changelist_view(request, extra_context)
+        except _Abort:
             return HttpResponseRedirect(request.get_full_path())
 
 
