@@ -10,11 +10,16 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-MODULE = Path(__file__).resolve().parents[2] / "realtime/static/realtime/payments-socket.js"
+ROOT = Path(__file__).resolve().parents[2]
+MODULE, MODULE_URL = (
+    ROOT / "realtime/static/realtime/payments-socket.js",
+    "/static/realtime/payments-socket.js",
+)
+MONEY_MODULE, MONEY_URL = ROOT / "escashop/static/shop/money.js", "/static/shop/money.js"
 ORIGIN = "http://shop.test"
 
-# A fake WebSocket the scenario drives by hand: it records what the client sends.
-SCENARIO = """async () => {
+# A fake WebSocket the scenarios drive by hand: it records what the client sends.
+FAKE_WS = """
   const m = await import('/static/realtime/payments-socket.js');
   const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
   class FakeWS {
@@ -31,6 +36,12 @@ SCENARIO = """async () => {
       this.readyState = 3; setTimeout(() => this.onclose?.({ code }), 0);
     }
   }
+"""
+
+SCENARIO = (
+    "async () => {"
+    + FAKE_WS
+    + """
   const out = { states: [], events: [], resyncs: [], tokenCalls: [] };
   let token = 'A1';
   const socket = new m.PaymentsSocket({
@@ -100,19 +111,93 @@ SCENARIO = """async () => {
   out.finalState = socket.state;
   return out;
 }"""
+)
+
+# A token refresh that fails for want of the network, and a server that drops each
+# connection as soon as it is subscribed.
+FLAKY = (
+    "async () => {"
+    + FAKE_WS
+    + """
+  const out = { states: [], delays: [] };
+  let calls = 0;
+  const socket = new m.PaymentsSocket({
+    url: 'ws://shop.test/ws/',
+    WebSocketImpl: FakeWS,
+    backoff: { initialMs: 20, maxMs: 1000, factor: 2, jitter: 0 },
+    stableAfterMs: 150,
+    pingIntervalMs: 0,
+    getToken: async () => {
+      calls += 1;
+      if (calls === 2) throw new TypeError('Failed to fetch');  // the refresh request failed
+      return 'A1';
+    },
+    onStateChange: (s, info) => {
+      out.states.push(s);
+      if (info.retryInMs !== undefined) out.delays.push(info.retryInMs);
+    },
+  });
+  const connect = async (ws) => {
+    await tick(5);
+    const expires_at = new Date(Date.now() + 9e5).toISOString();
+    ws.push({ type: 'authenticated', user: { id: 1 }, expires_at });
+    ws.push({ type: 'subscribed', topic: 'payment_status', last_event_id: 1 });
+    ws.push({ type: 'subscribed', topic: 'transactions', last_event_id: 1 });
+  };
+  const next = async (n) => {
+    for (let i = 0; i < 100 && FakeWS.all.length < n; i++) await tick(10);
+    return FakeWS.all[n - 1];
+  };
+  socket.start();
+  const ws1 = await next(1);
+  await connect(ws1);
+  ws1.drop(1006);                // dropped; the next getToken throws: retried, not given up
+  const ws2 = await next(2);
+  out.afterTokenFailure = { sockets: FakeWS.all.length, state: socket.state };
+  await connect(ws2);
+  ws2.drop(1006);                // dropped at once after subscribing: the backoff goes on
+  const ws3 = await next(3);
+  await connect(ws3);
+  ws3.drop(1006);
+  const ws4 = await next(4);
+  await connect(ws4);
+  await tick(300);               // stayed up longer than stableAfterMs: the backoff starts over
+  ws4.drop(1006);
+  await next(5);
+  out.finalStates = out.states.slice(-2);
+  socket.stop();
+  return out;
+}"""
+)
+
+MONEY = """async () => {
+  const m = await import('/static/shop/money.js');
+  const cases = [['29.00', '100.00'], ['57.00', '100.00'], ['580.00', '1000.00'],
+                 ['0.00', '10.00'], ['1.00', '3.00'], ['100.00', '100.00'],
+                 [29, 100], ['9999999999.98', '9999999999.99']];
+  return cases.map(([paid, amount]) => m.percentPaid(paid, amount));
+}"""
+
+
+def _serve(source: Path):
+    # A handler of one parameter: Playwright passes (route, request) to one that takes two.
+    def handler(route):
+        route.fulfill(body=source.read_text(), content_type="text/javascript; charset=utf-8")
+
+    return handler
+
+
+def _page(browser):
+    page = browser.new_page()
+    for path, source in ((MODULE_URL, MODULE), (MONEY_URL, MONEY_MODULE)):
+        page.route(f"{ORIGIN}{path}", _serve(source))
+    page.route(f"{ORIGIN}/", lambda route: route.fulfill(body="<!doctype html><title>t</title>"))
+    page.goto(f"{ORIGIN}/")
+    return page
 
 
 def test_client_authenticates_by_frame_resumes_dedupes_resyncs_and_refreshes(browser):
-    page = browser.new_page()
-    page.route(
-        f"{ORIGIN}/static/realtime/payments-socket.js",
-        lambda route: route.fulfill(
-            body=MODULE.read_text(), content_type="text/javascript; charset=utf-8"
-        ),
-    )
-    page.route(f"{ORIGIN}/", lambda route: route.fulfill(body="<!doctype html><title>t</title>"))
-    page.goto(f"{ORIGIN}/")
-    out = page.evaluate(SCENARIO)
+    out = _page(browser).evaluate(SCENARIO)
 
     # The token travels in the first frame, never in the URL; subscriptions without since.
     assert out["url1"] == "ws://shop.test/ws/"
@@ -146,3 +231,19 @@ def test_client_authenticates_by_frame_resumes_dedupes_resyncs_and_refreshes(bro
     assert out["minDelays"] == [250, 500, 1000, 2000]
     assert out["states"][:2] == ["connecting", "connected"]
     assert out["finalState"] == "idle"
+
+
+def test_client_retries_a_failed_token_refresh_and_backs_off_from_a_flapping_server(browser):
+    out = _page(browser).evaluate(FLAKY)
+    # A refresh that failed (network) is retried with backoff, not taken for a refusal.
+    assert out["afterTokenFailure"]["sockets"] == 2
+    assert "offline" not in out["states"][: out["states"].index("connected", 2)]
+    # Dropped right after subscribing, again and again: the waits keep growing (no jitter
+    # here); after a connection that lasted, they start over.
+    assert out["delays"] == [20, 40, 80, 160, 20]
+    assert out["finalStates"] == ["connected", "reconnecting"]
+
+
+def test_percent_paid_is_computed_from_the_digits(browser):
+    # A float division shows 29.00 of 100.00 as 28 %, and 580.00 of 1000.00 as 57 %.
+    assert _page(browser).evaluate(MONEY) == [29, 57, 58, 0, 33, 100, 29, 99]

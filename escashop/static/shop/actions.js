@@ -29,6 +29,10 @@ export function setupPayDialog({ api, table, announce }) {
   wireDialog(dialog);
   let current = null;
   let key = null;
+  // Per transaction, the key of a payment whose outcome is unknown (network failure, 5xx):
+  // paying that transaction again, even from a reopened dialog, resends it, so a payment the
+  // server did record is answered with that one instead of being recorded twice.
+  const unconfirmed = new Map();
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -49,10 +53,16 @@ export function setupPayDialog({ api, table, announce }) {
       } catch (err) {
         // A definite answer means nothing was recorded: a corrected retry is a new payment.
         // After a network failure the same key makes the retry safe.
-        if (err.status !== 0 && err.status < 500) key = newIdempotencyKey();
+        if (err.status !== 0 && err.status < 500) {
+          unconfirmed.delete(id);
+          key = newIdempotencyKey();
+        } else {
+          unconfirmed.set(id, key);
+        }
         showErrors(form, "pay", err);
         return;
       }
+      unconfirmed.delete(id);
       dialog.close();
       announce(`Payment of ${formatMoney(body.amount)} recorded on ${current.or_number}.`);
       // The websocket brings the change too; fetching it also covers a dropped connection.
@@ -66,7 +76,7 @@ export function setupPayDialog({ api, table, announce }) {
 
   return function open(row) {
     current = row;
-    key = newIdempotencyKey();
+    key = unconfirmed.get(row.id) ?? newIdempotencyKey();
     form.reset();
     clearErrors(form, "pay");
     $("pay-summary").textContent =

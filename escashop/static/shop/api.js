@@ -7,6 +7,8 @@
 const STORAGE_KEY = "escashop.session";
 /** Refresh this long before the access token expires (or at 3/4 of a shorter lifetime). */
 const REFRESH_MARGIN_MS = 60000;
+/** After a scheduled refresh failed for want of the network or the server: try again. */
+const REFRESH_RETRY_MS = 10000;
 
 export class ApiError extends Error {
   constructor(status, body, headers) {
@@ -180,6 +182,15 @@ export class ApiClient {
     const { expiresAt, lifetimeMs } = this.session;
     const margin = Math.min(REFRESH_MARGIN_MS, lifetimeMs / 4);
     const delay = Math.max(1000, expiresAt - margin - Date.now());
-    this._timer = setTimeout(() => this.refresh().catch(() => {}), delay);
+    this._timer = setTimeout(() => this._refreshInBackground(), delay);
+  }
+
+  _refreshInBackground() {
+    this.refresh().catch(() => {
+      // Refused: clear() has ended the session. Otherwise (network, 5xx) retry soon.
+      if (!this.session) return;
+      clearTimeout(this._timer);
+      this._timer = setTimeout(() => this._refreshInBackground(), REFRESH_RETRY_MS);
+    });
   }
 }

@@ -2,7 +2,7 @@
  * Money on the page: shown with two decimals and thousands separators, never computed in
  * floating point. REST sends decimal strings ("1500.00"); websocket frames send JSON numbers
  * with two places, which a double holds exactly enough to print back (up to 9,999,999,999.99).
- * The one float use is the width of the progress bar.
+ * The one float use is the width of the progress bar; its percentage text is whole cents.
  */
 
 const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
@@ -29,6 +29,21 @@ export function formatMoney(value) {
 /** True when a money value is exactly zero (compares digits, not floats). */
 export function isZero(value) {
   return /^-?0+\.00$/.test(moneyString(value));
+}
+
+/** Whole percent paid, rounded down, from the digits: 29.00 of 100.00 is 29 (a float
+ * division makes it 28.999…). For the text and the progress bar's ARIA value. */
+export function percentPaid(paid, amount) {
+  const total = cents(amount);
+  const part = cents(paid);
+  if (total <= 0n || part <= 0n) return 0;
+  const whole = (part * 100n) / total;
+  return whole > 100n ? 100 : Number(whole);
+}
+
+function cents(value) {
+  const text = moneyString(value);
+  return text ? BigInt(text.replace(".", "")) : 0n;
 }
 
 /** Paid over amount in percent, 0 to 100: only for the progress bar's width. */

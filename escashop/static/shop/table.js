@@ -4,7 +4,7 @@
  * may see what (the server's lists and events already did).
  */
 
-import { formatMoney, isZero, moneyString, progressPercent } from "./money.js";
+import { formatMoney, isZero, moneyString, percentPaid, progressPercent } from "./money.js";
 
 const STATUS_LABELS = { unpaid: "Unpaid", partial: "Partial", paid: "Paid" };
 
@@ -157,13 +157,14 @@ export class TransactionsTable {
     badge.className = `badge badge-${data.payment_status}`;
     badge.textContent = STATUS_LABELS[data.payment_status] ?? data.payment_status;
     const percent = progressPercent(data.paid_amount, data.amount);
+    const shown = percentPaid(data.paid_amount, data.amount);
     const bar = document.createElement("div");
     bar.className = "progress";
     bar.setAttribute("role", "progressbar");
     bar.setAttribute("aria-valuemin", "0");
     bar.setAttribute("aria-valuemax", "100");
-    bar.setAttribute("aria-valuenow", String(Math.floor(percent)));
-    bar.setAttribute("aria-label", `Paid ${Math.floor(percent)}% of ${data.or_number}`);
+    bar.setAttribute("aria-valuenow", String(shown));
+    bar.setAttribute("aria-label", `Paid ${shown}% of ${data.or_number}`);
     const fill = document.createElement("div");
     fill.className = "progress-fill";
     fill.style.width = `${percent.toFixed(2)}%`;
@@ -171,7 +172,7 @@ export class TransactionsTable {
     const pct = document.createElement("span");
     pct.className = "pct";
     pct.setAttribute("aria-hidden", "true"); // the progress bar announces it
-    pct.textContent = `${Math.floor(percent)}%`;
+    pct.textContent = `${shown}%`;
     status.append(badge, pct, bar);
     const actions = cell("c-actions");
     for (const { action, label, title } of this.actionsFor(data)) {

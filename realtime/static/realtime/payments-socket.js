@@ -64,7 +64,9 @@ export class PaymentsSocket {
    * @param {object} options
    * @param {(opts: {forceRefresh?: boolean, minValidityMs?: number}) => Promise<string|null>}
    *   options.getToken  returns an access token; called before every (re)connection, with
-   *   forceRefresh after the server refused the token, and before it expires.
+   *   forceRefresh after the server refused the token, and before it expires. Null means
+   *   there is no session any more (the client gives up, 4401); throwing means no token can
+   *   be had right now (network, server down): the client retries with backoff.
    * @param {string[]} [options.topics]  default ["payment_status", "transactions"]
    * @param {(frame: object) => void} [options.onEvent]  each event frame, once, in order
    * @param {(topic: string) => void} [options.onResync]  refetch state over REST
@@ -88,6 +90,7 @@ export class PaymentsSocket {
     refreshMarginMs = 60000,
     pingIntervalMs = 25000,
     pongTimeoutMs = 10000,
+    stableAfterMs = 10000,
     dedupeWindow = 5000,
     resumeLookbackMs = 5000,
     WebSocketImpl = globalThis.WebSocket,
@@ -96,7 +99,7 @@ export class PaymentsSocket {
     Object.assign(this, {
       url, getToken, topics, onEvent, onResync, onStateChange, onAuthenticated,
       onAuthFailed, onError, offlineAfterAttempts, refreshMarginMs, pingIntervalMs,
-      pongTimeoutMs, dedupeWindow, resumeLookbackMs, WebSocketImpl,
+      pongTimeoutMs, stableAfterMs, dedupeWindow, resumeLookbackMs, WebSocketImpl,
     });
     this.backoff = { ...DEFAULT_BACKOFF, ...backoff };
     this.state = State.IDLE;
@@ -152,7 +155,9 @@ export class PaymentsSocket {
     try {
       token = await this.getToken({ forceRefresh: this._authFailures > 0 });
     } catch (err) {
-      token = null;
+      // No token right now (the refresh request failed): not a refusal, try again later.
+      if (!this._stopped) this._scheduleReconnect();
+      return;
     }
     if (this._stopped) return;
     if (!token) {
@@ -263,7 +268,12 @@ export class PaymentsSocket {
     }
     this._pending.delete(topic);
     if (this._pending.size === 0 && this.state !== State.CONNECTED) {
-      this._attempt = 0;
+      // The backoff starts over only once the connection has stayed up a while: a server
+      // that accepts and then drops at once is not hammered every few hundred ms.
+      clearTimeout(this._timers.stable);
+      this._timers.stable = setTimeout(() => {
+        this._attempt = 0;
+      }, this.stableAfterMs);
       this._setState(State.CONNECTED, {});
     }
   }
@@ -303,7 +313,7 @@ export class PaymentsSocket {
     if (this._stopped) return;
     if (event.code === CloseCode.FORBIDDEN) return this._giveUp(event.code);
     if (event.code === CloseCode.UNAUTHENTICATED) {
-      // Expired or revoked token: retry once with a refreshed one, then give up.
+      // Expired or revoked token: retry with a refreshed one; give up at the third refusal.
       this._authFailures += 1;
       if (this._authFailures > 2) return this._giveUp(event.code);
     }
