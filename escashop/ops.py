@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
@@ -102,3 +102,25 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 async def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition of this process's registry (scrape every daphne process)."""
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+class OpsEndpointsMiddleware:
+    """``/healthz`` and ``/metrics`` for whoever asks a daphne port directly, first in the chain.
+
+    A load balancer and Prometheus reach each process by its own address, which is not the
+    shop's host name and not HTTPS: behind them, ``ALLOWED_HOSTS`` would answer 400 and
+    ``DJANGO_HTTPS=1`` a redirect to the public site. These two answers build no URL from
+    the Host header and carry nothing HTTPS protects, so they skip both; every other path
+    goes through the whole chain as before.
+    """
+
+    VIEWS = {"/healthz": healthz, "/metrics": metrics}
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        view = self.VIEWS.get(request.path_info)
+        if view is None or request.method not in ("GET", "HEAD"):
+            return self.get_response(request)
+        return async_to_sync(view)(request)

@@ -30,8 +30,14 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-quickstart-only-never-use-in-production"
 
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+def _names(variable: str, default: list[str]) -> list[str]:
+    """A comma-separated list, spaces around the names ignored ("a.com, b.com")."""
+    return [name.strip() for name in env.list(variable, default) if name.strip()]
+
+
+ALLOWED_HOSTS = _names("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = _names("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -54,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /metrics answer a direct request to a daphne port (escashop/ops.py).
+    "escashop.ops.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

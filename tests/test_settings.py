@@ -59,3 +59,17 @@ def test_unknown_channel_layer_flavour_fails_loudly():
     result = _manage("check", DJANGO_DEBUG="1", ESCASHOP_CHANNEL_LAYER="fastest")
     assert result.returncode != 0
     assert "ESCASHOP_CHANNEL_LAYER" in result.stderr
+
+
+def test_host_lists_ignore_spaces_after_commas():
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.ALLOWED_HOSTS, s.CSRF_TRUSTED_ORIGINS)",
+        DJANGO_DEBUG="1",
+        DJANGO_ALLOWED_HOSTS="a.example.com, b.example.com ,",
+        DJANGO_CSRF_TRUSTED_ORIGINS=" https://a.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.strip().splitlines()[-1]  # after the shell's import notice
+    assert printed == "['a.example.com', 'b.example.com'] ['https://a.example.com']"

@@ -81,3 +81,17 @@ def test_healthz_names_an_unreachable_database(
     assert body["checks"]["channel_layer"]["ok"] is True
     assert "not-shown-anywhere" not in resp.content.decode()
     assert elapsed < HEALTH_TIMEOUT + 1.5
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+def test_ops_endpoints_answer_a_direct_request_to_a_port(client, settings, path):
+    # Production settings: the shop's host name only, HTTPS redirect on. A load balancer or
+    # Prometheus asks the daphne port by its own address, over plain HTTP.
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    resp = client.get(path, HTTP_HOST="10.0.0.5:8001")
+    assert resp.status_code == 200
+    # Anything else is still refused for that host, and redirected for the shop's own.
+    assert client.get("/api/auth/me/", HTTP_HOST="10.0.0.5:8001").status_code == 400
+    assert client.get("/", HTTP_HOST="shop.example.com").status_code == 301
