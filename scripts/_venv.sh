@@ -8,9 +8,15 @@ PYTHON="${PYTHON:-python3}"
     echo "EscaShop needs Python 3.11 or newer (found $("$PYTHON" --version 2>&1))." >&2
     exit 1
 }
-if [ ! -x .venv/bin/python ]; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+    # Missing, or left half-made by an earlier failed attempt (a venv without pip): anew.
     echo "==> Creating .venv"
-    "$PYTHON" -m venv .venv
+    rm -rf .venv
+    "$PYTHON" -m venv .venv || {
+        echo "Could not create .venv: on Debian or Ubuntu, install python3-venv first." >&2
+        rm -rf .venv
+        exit 1
+    }
 fi
 STAMP=.venv/.requirements.sha256
 WANT="$(sha256sum requirements.txt | cut -d' ' -f1)"
