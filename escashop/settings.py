@@ -216,7 +216,9 @@ LOGGING = {
 
 # --- Domain settings ------------------------------------------------------------
 # How long payment events are kept for replay (`prune_payment_events` deletes older rows).
-ESCASHOP_EVENT_RETENTION_DAYS = env.int("ESCASHOP_EVENT_RETENTION_DAYS", 7)
+ESCASHOP_EVENT_RETENTION_DAYS = env.int(
+    "ESCASHOP_EVENT_RETENTION_DAYS", 7, validate=validate.Range(min=1, max=36500)
+)
 
 # --- Cache ------------------------------------------------------------------------
 # Login throttling counts attempts here, so with several daphne processes the counts must be

@@ -73,3 +73,10 @@ def test_host_lists_ignore_spaces_after_commas():
     assert result.returncode == 0, result.stderr
     printed = result.stdout.strip().splitlines()[-1]  # after the shell's import notice
     assert printed == "['a.example.com', 'b.example.com'] ['https://a.example.com']"
+
+
+def test_retention_days_must_be_a_sensible_number():
+    for days in ("0", "-1", "1000000"):
+        result = _manage("check", DJANGO_DEBUG="1", ESCASHOP_EVENT_RETENTION_DAYS=days)
+        assert result.returncode != 0
+        assert "ESCASHOP_EVENT_RETENTION_DAYS" in result.stderr

@@ -18,6 +18,15 @@ from transactions.selectors import user_roles
         (["--writer", "no-password"], "user:password"),
         (["--writer", "w:p", "--clients", "0"], "--clients"),
         (["--writer", "w:p", "--rate", "0", "--duration", "0"], "--settlements"),
+        (["--writer", "w:p", "--settlements", "-3"], "--settlements"),
+        (["--writer", "w:p", "--rate", "nan"], "--rate"),
+        (["--writer", "w:p", "--drain", "-5"], "--drain"),
+        (["--writer", "w:p", "--base-url", "127.0.0.1:8000"], "http://"),
+        (["--writer", "w:p", "--write-base", "localhost:8001"], "http://"),
+        (["--writer", "w:p", "--server-pid", "999999999"], "no such process"),
+        (["--writer", "w:p", "--json", "/no/such/folder/x.json"], "no folder"),
+        # Refused before --create-users writes anything.
+        (["--create-users", "--clients", "0"], "--clients"),
     ],
 )
 def test_bad_options_are_refused(args, message):
@@ -39,3 +48,11 @@ def test_load_users_get_one_role_each_and_a_fresh_password_every_run():
         assert authenticate(username=username, password="first-password-123") is None
         user = authenticate(username=username, password="second-password-456")
         assert {r.value for r in user_roles(user)} == {role}
+
+
+def test_refused_options_create_no_users(db):
+    from django.contrib.auth.models import User
+
+    with pytest.raises(CommandError):
+        call_command("loadtest", "--create-users", "--rate", "-1")
+    assert not User.objects.filter(username__in=LOAD_USERS.values()).exists()

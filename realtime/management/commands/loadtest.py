@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import secrets
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -106,6 +107,27 @@ class Command(BaseCommand):
             raise CommandError("load test failed: see the table above")
 
     def _config(self, opts: dict) -> LoadConfig:
+        # Checked before anything is created (--create-users writes to the database).
+        for name in ("clients", "transactions", "in_flight", "connect_concurrency"):
+            if opts[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("rate", "duration", "hold", "drain", "open_timeout"):
+            if not math.isfinite(opts[name]) or opts[name] < 0:
+                raise CommandError(f"--{name.replace('_', '-')} must be a number, at least 0")
+        if opts["settlements"] is not None and opts["settlements"] < 0:
+            raise CommandError("--settlements cannot be negative")
+        for url in (opts["base_url"], *opts["ws_base"], *opts["write_base"]):
+            if not url.startswith(("http://", "https://")):
+                raise CommandError(f"{url!r}: give base URLs as http://HOST:PORT or https://…")
+        for pid in opts["server_pid"]:
+            if not os.path.exists(f"/proc/{pid}/stat"):
+                raise CommandError(f"--server-pid {pid}: no such process on this host")
+        if opts["json"] not in (None, "-"):
+            folder = os.path.dirname(os.path.abspath(opts["json"]))
+            if not os.path.isdir(folder):
+                raise CommandError(f"--json {opts['json']}: no folder {folder}")
+        if opts["rate"] == 0 and opts["settlements"] is None and opts["duration"] == 0:
+            raise CommandError("an unthrottled run needs --settlements or --duration")
         try:
             if opts["create_users"]:
                 password = secrets.token_urlsafe(18)
@@ -121,13 +143,6 @@ class Command(BaseCommand):
                 watchers = [Credentials.parse(w) for w in opts["watcher"]] or [writer]
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        for name in ("clients", "transactions", "in_flight", "connect_concurrency"):
-            if opts[name] < 1:
-                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
-        if opts["rate"] < 0 or opts["duration"] < 0 or opts["hold"] < 0:
-            raise CommandError("--rate, --duration and --hold cannot be negative")
-        if opts["rate"] == 0 and opts["settlements"] is None and opts["duration"] == 0:
-            raise CommandError("an unthrottled run needs --settlements or --duration")
         return LoadConfig(
             base_url=opts["base_url"].rstrip("/"),
             creator=creator,

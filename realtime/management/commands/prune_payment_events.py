@@ -11,6 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from realtime.retention import payment_events_prune
 
+#: A hundred years: more would reach past the calendar's start (ESCASHOP_EVENT_RETENTION_DAYS
+#: has the same bounds).
+MAX_DAYS = 36500
+
 
 class Command(BaseCommand):
     help = "Delete payment events older than ESCASHOP_EVENT_RETENTION_DAYS (default 7)."
@@ -20,12 +24,12 @@ class Command(BaseCommand):
             "--days",
             type=int,
             default=None,
-            help="Override the retention period for this run (days, at least 1).",
+            help=f"Override the retention period for this run (days, 1 to {MAX_DAYS}).",
         )
 
     def handle(self, *args, days: int | None = None, **options) -> None:
         days = settings.ESCASHOP_EVENT_RETENTION_DAYS if days is None else days
-        if days < 1:
-            raise CommandError("--days must be at least 1.")
+        if not 1 <= days <= MAX_DAYS:
+            raise CommandError(f"--days must be from 1 to {MAX_DAYS}.")
         deleted = payment_events_prune(days=days)
         self.stdout.write(f"Deleted {deleted} payment events older than {days} days.")
