@@ -242,8 +242,10 @@ function applyEvent(frame) {
     (before.cashier !== (data.transaction.cashier ?? null) ||
       before.sales_agent !== data.transaction.sales_agent);
   // Whoever could see the transaction before a reassignment hears about it; whether this
-  // user still may is the server's call: ask it, and drop the row on a 404.
-  if (reassigned || (!known && data.type !== "transaction_created")) {
+  // user still may is the server's call: ask it, and drop the row on a 404. A reassignment
+  // of a row not shown may have made it this user's: ask too, and add it if so. A payment
+  // on a row not shown (further down the list, or filtered out) leaves the page alone.
+  if (reassigned || (!known && data.type === "transaction_updated")) {
     recheck(data.transactionId, { insert: !known });
   }
 }
