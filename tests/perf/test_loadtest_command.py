@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
-from realtime.loadtest.users import LOAD_USERS, load_users_create
+from realtime.loadtest.users import LOAD_USERS, load_users_create, load_users_retire
 from transactions.selectors import user_roles
 
 
@@ -56,3 +56,16 @@ def test_refused_options_create_no_users(db):
     with pytest.raises(CommandError):
         call_command("loadtest", "--create-users", "--rate", "-1")
     assert not User.objects.filter(username__in=LOAD_USERS.values()).exists()
+
+
+def test_load_users_are_retired_after_a_run(db):
+    from django.contrib.auth.models import User
+
+    load_users_create(password="a-password-123")
+    load_users_retire()
+    users = User.objects.filter(username__in=LOAD_USERS.values())
+    assert users.count() == 3
+    assert not any(u.is_active or u.has_usable_password() for u in users)
+    assert authenticate(username=LOAD_USERS["admin"], password="a-password-123") is None
+    load_users_create(password="next-password-456")  # the next run gets them back
+    assert authenticate(username=LOAD_USERS["admin"], password="next-password-456") is not None

@@ -6,7 +6,10 @@ import json
 
 import pytest
 from django.conf import global_settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
+
+from realtime.loadtest.users import LOAD_USERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -42,3 +45,5 @@ def test_short_loadtest_loses_and_duplicates_nothing(daphne_server, settings, tm
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["max"] < 10_000
     assert result["server_cpu_us_per_frame"] > 0
     assert "lost / duplicated" in capsys.readouterr().out
+    # Its users are not left active behind it.
+    assert not User.objects.filter(username__in=LOAD_USERS.values(), is_active=True).exists()

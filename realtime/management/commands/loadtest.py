@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from realtime.loadtest.api import Credentials
 from realtime.loadtest.config import LoadConfig
 from realtime.loadtest.runner import LoadTestError, Runner
-from realtime.loadtest.users import load_users_create
+from realtime.loadtest.users import load_users_create, load_users_retire
 
 ROLES = ("admin", "cashier", "sales")
 
@@ -95,6 +95,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except OSError as exc:
             raise CommandError(f"cannot reach {config.base_url}: {exc}") from exc
+        finally:
+            if opts["create_users"]:
+                load_users_retire()
         self.stdout.write(report.table())
         if opts["json"]:
             text = json.dumps(_finite(report.as_dict()), indent=2)
