@@ -16,6 +16,7 @@ MODULE, MODULE_URL = (
     "/static/realtime/payments-socket.js",
 )
 MONEY_MODULE, MONEY_URL = ROOT / "escashop/static/shop/money.js", "/static/shop/money.js"
+TABLE_MODULE, TABLE_URL = ROOT / "escashop/static/shop/table.js", "/static/shop/table.js"
 ORIGIN = "http://shop.test"
 
 # A fake WebSocket the scenarios drive by hand: it records what the client sends.
@@ -170,6 +171,27 @@ FLAKY = (
 }"""
 )
 
+# The shop's table: a REST snapshot older than the row shown does not overwrite it.
+TABLE = """async () => {
+  const { TransactionsTable } = await import('/static/shop/table.js');
+  const tbody = document.createElement('tbody');
+  const table = new TransactionsTable({
+    tbody, emptyMessage: document.createElement('p'), actionsFor: () => [],
+  });
+  const txn = (paid, status, at) => ({
+    id: 7, or_number: 'OR-7', customer_name: 'Ana', amount: '100.00', paid_amount: paid,
+    balance_amount: (100 - Number(paid)).toFixed(2), payment_status: status,
+    sales_agent: 1, cashier: 2, updated_at: at,
+  });
+  table.upsert(txn('0.00', 'unpaid', '2026-11-27T10:00:00.100000Z'), { insert: true });
+  table.upsert(txn('40.00', 'partial', '2026-11-27T10:00:01.250000Z'));  // the event
+  table.upsert(txn('0.00', 'unpaid', '2026-11-27T10:00:00.900000Z'));    // a late GET
+  const after = table.get(7).payment_status;
+  table.upsert(txn('40.00', 'partial', '2026-11-27T10:00:01.250000Z'));  // same: applied
+  table.upsert(txn('100.00', 'paid', '2026-11-27T10:00:02Z'));           // newer: applied
+  return [after, table.get(7).payment_status];
+}"""
+
 MONEY = """async () => {
   const m = await import('/static/shop/money.js');
   const cases = [['29.00', '100.00'], ['57.00', '100.00'], ['580.00', '1000.00'],
@@ -189,7 +211,11 @@ def _serve(source: Path):
 
 def _page(browser):
     page = browser.new_page()
-    for path, source in ((MODULE_URL, MODULE), (MONEY_URL, MONEY_MODULE)):
+    for path, source in (
+        (MODULE_URL, MODULE),
+        (MONEY_URL, MONEY_MODULE),
+        (TABLE_URL, TABLE_MODULE),
+    ):
         page.route(f"{ORIGIN}{path}", _serve(source))
     page.route(f"{ORIGIN}/", lambda route: route.fulfill(body="<!doctype html><title>t</title>"))
     page.goto(f"{ORIGIN}/")
@@ -247,3 +273,7 @@ def test_client_retries_a_failed_token_refresh_and_backs_off_from_a_flapping_ser
 def test_percent_paid_is_computed_from_the_digits(browser):
     # A float division shows 29.00 of 100.00 as 28 %, and 580.00 of 1000.00 as 57 %.
     assert _page(browser).evaluate(MONEY) == [29, 57, 58, 0, 33, 100, 29, 99]
+
+
+def test_a_stale_snapshot_does_not_overwrite_a_newer_row(browser):
+    assert _page(browser).evaluate(TABLE) == ["partial", "paid"]

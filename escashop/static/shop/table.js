@@ -92,6 +92,10 @@ export class TransactionsTable {
     const data = fromRest(txn);
     const existing = this.rows.get(data.id);
     if (!existing && (!insert || !this.matches(data))) return null;
+    if (existing && Date.parse(data.updated_at) < Date.parse(existing.data.updated_at)) {
+      // A snapshot read before the change already shown (a GET overtaken by an event).
+      return existing.data;
+    }
     if (existing && !this.matches(data)) {
       this.remove(data.id);
       return existing.data;
