@@ -98,6 +98,8 @@ SCENARIO = (
 
   ws2.push({ type: 'resync_required', topic: 'transactions' });
   out.sent2AfterResync = ws2.sent.slice(3);
+  out.resyncsBeforeSubscribed = out.resyncs.slice();
+  ws2.push({ type: 'subscribed', topic: 'transactions', last_event_id: 60 });
 
   ws2.drop(4401);                         // token expired: reconnect with a refreshed one
   for (let i = 0; i < 50 && FakeWS.all.length < 3; i++) await tick(10);
@@ -246,9 +248,12 @@ def test_client_authenticates_by_frame_resumes_dedupes_resyncs_and_refreshes(bro
     assert out["stateAfterResume"] == "connected"
     # Each event once across the reconnect: 45 is not lost, 46 and 43 are not repeated.
     assert out["events"] == [42, 43, 46, 45, 44]
-    # resync_required: the page refetches, the topic is subscribed afresh without since.
-    assert out["resyncs"] == ["transactions"]
+    # resync_required: the topic is subscribed afresh without since, and the page told to
+    # refetch once that subscription is live (not before: what commits in between would
+    # be in neither the refetch nor the events).
     assert out["sent2AfterResync"] == [{"type": "subscribe", "topic": "transactions"}]
+    assert out["resyncsBeforeSubscribed"] == []
+    assert out["resyncs"] == ["transactions"]
     # After 4401 the next connection asks for a refreshed token and uses it.
     assert out["tokenCalls"][-1] == {"forceRefresh": True}
     assert out["sent3"][0] == {"type": "authenticate", "token": "A2"}

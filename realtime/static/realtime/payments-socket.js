@@ -108,6 +108,8 @@ export class PaymentsSocket {
     /** Per topic, [time, lastEventIds value] pairs going back `resumeLookbackMs`. */
     this._positions = {};
     this._seen = new Set();
+    /** Topics told resync_required whose fresh subscription is not confirmed yet. */
+    this._resyncing = new Set();
     this._ws = null;
     this._attempt = 0;
     this._stopped = true;
@@ -267,6 +269,7 @@ export class PaymentsSocket {
       this._advance(topic, frame.last_event_id);
     }
     this._pending.delete(topic);
+    if (this._resyncing.delete(topic)) this.onResync(topic);
     if (this._pending.size === 0 && this.state !== State.CONNECTED) {
       // The backoff starts over only once the connection has stayed up a while: a server
       // that accepts and then drops at once is not hammered every few hundred ms.
@@ -281,8 +284,11 @@ export class PaymentsSocket {
   _resync(topic) {
     delete this.lastEventIds[topic];
     delete this._positions[topic];
-    this.onResync(topic);
-    if (this.topics.includes(topic)) this._subscribe(topic);
+    if (!this.topics.includes(topic)) return this.onResync(topic);
+    // onResync once the fresh subscription is live (its `subscribed` frame, on this
+    // connection or the next): what commits after the refetch's read then arrives as events.
+    this._resyncing.add(topic);
+    this._subscribe(topic);
   }
 
   _event(frame) {
