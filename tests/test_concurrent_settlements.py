@@ -5,6 +5,7 @@ Runs on real PostgreSQL (row locks are the point); skips without it, fails in CI
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -12,6 +13,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
+from django.db import transaction as db_transaction
 
 from payments.models import PaymentSettlement
 from payments.services import settlement_record
@@ -80,3 +82,43 @@ def test_concurrent_creates_get_distinct_or_numbers(customer, sales):
     with ThreadPoolExecutor(max_workers=10) as pool:
         numbers = list(pool.map(create, range(10)))
     assert len(set(numbers)) == 10
+
+
+def test_a_payment_that_waited_for_the_lock_names_the_cashier_assigned_meanwhile(
+    customer, sales, cashier, admin_user
+):
+    """PostgreSQL re-reads a row it waited to lock, not the rows joined to it: the cashier
+    the first payment assigned must still have a name in the second payment's event."""
+    require_postgres()
+    txn = transaction_create(customer=customer, amount=Decimal("1000.00"), created_by=sales)
+    first_locked = threading.Event()
+
+    def first() -> None:
+        try:
+            with db_transaction.atomic():
+                settlement_record(
+                    transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier
+                )  # the queue's transaction becomes this cashier's
+                first_locked.set()
+                threading.Event().wait(0.8)  # hold the row while the second one queues
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            assert first_locked.wait(10)
+            settlement_record(
+                transaction=txn, amount="20.00", payment_mode="cash", recorded_by=admin_user
+            )
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for future in [pool.submit(first), pool.submit(second)]:
+            future.result(timeout=30)
+
+    last = PaymentEvent.objects.filter(
+        transaction_id=txn.pk, frame_type="transaction_updated"
+    ).latest("id")
+    shown = json.loads(last.data)["transaction"]
+    assert (shown["cashier"], shown["cashier_name"]) == (cashier.pk, "Carla Cruz")

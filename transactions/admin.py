@@ -139,7 +139,7 @@ class TransactionAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj) -> None:
         try:
             transaction_delete(transaction=obj, deleted_by=request.user)
-        except (DomainConflict, PermissionDenied) as exc:
+        except (DomainConflict, PermissionDenied, Transaction.DoesNotExist) as exc:
             # Refused (a payment recorded since the page was shown, say): stop the admin
             # before it logs and reports a deletion (delete_view, changelist_view).
             messages.error(request, _message(exc))
@@ -184,6 +184,8 @@ class _Abort(Exception):
 
 
 def _message(exc: Exception) -> str:
+    if isinstance(exc, Transaction.DoesNotExist):
+        return "This transaction no longer exists (someone deleted it meanwhile)."
     if isinstance(exc, ValidationError):
         return "; ".join(exc.messages)
     if isinstance(exc, DomainConflict):

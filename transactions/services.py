@@ -50,6 +50,10 @@ def customer_update(*, customer: Customer, **fields: str) -> Customer:
     return customer
 
 
+#: Tries at a generated OR number that a concurrent, hand-typed one turned out to hold.
+OR_NUMBER_ATTEMPTS = 3
+
+
 def or_number_next(*, year: int) -> str:
     """The next free ``OR-<year>-NNNNNN``. Must run inside the caller's atomic block."""
     OrNumberSequence.objects.get_or_create(year=year)
@@ -82,26 +86,33 @@ def transaction_create(
     or_number = (or_number or "").strip() or None
     if or_number and Transaction.objects.filter(or_number=or_number).exists():
         raise ValidationError({"or_number": ["A transaction with this OR number already exists."]})
-    try:
-        with db_transaction.atomic():
-            txn = Transaction(
-                customer=customer,
-                or_number=or_number or or_number_next(year=timezone.localdate().year),
-                amount=amount,
-                payment_mode=payment_mode,
-                sales_agent=created_by,
-                paid_amount=ZERO,
-                balance_amount=amount,
-                transaction_date=transaction_date or timezone.now(),
-            )
-            txn.change_actor = created_by
-            txn.save()
-    except IntegrityError:
-        # Only the unique OR number can collide here: someone took it since our check.
-        raise ValidationError(
-            {"or_number": ["A transaction with this OR number already exists."]}
-        ) from None
-    return txn
+    for attempt in range(1, OR_NUMBER_ATTEMPTS + 1):
+        try:
+            with db_transaction.atomic():
+                txn = Transaction(
+                    customer=customer,
+                    or_number=or_number or or_number_next(year=timezone.localdate().year),
+                    amount=amount,
+                    payment_mode=payment_mode,
+                    sales_agent=created_by,
+                    paid_amount=ZERO,
+                    balance_amount=amount,
+                    transaction_date=transaction_date or timezone.now(),
+                )
+                txn.change_actor = created_by
+                txn.save()
+        except IntegrityError:
+            # Only the unique OR number can collide here. Typed in: someone took it since our
+            # check. Generated: the same number was being typed in by hand, uncommitted when
+            # the generator looked (its INSERT waited for that one); it has committed now, so
+            # the next attempt skips it.
+            if or_number or attempt == OR_NUMBER_ATTEMPTS:
+                raise ValidationError(
+                    {"or_number": ["A transaction with this OR number already exists."]}
+                ) from None
+            continue
+        return txn
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def transaction_lock(*, transaction_id: int) -> Transaction:
@@ -118,7 +129,18 @@ def transaction_lock(*, transaction_id: int) -> Transaction:
     """
     if not 0 < transaction_id <= MAX_ID:
         raise Transaction.DoesNotExist(f"No transaction with id {transaction_id}.")
-    return _LOCKED.get(transaction_id=transaction_id)
+    txn = _LOCKED.get(transaction_id=transaction_id)
+    # After waiting for the lock, PostgreSQL re-reads the locked row but not the rows joined
+    # to it: a cashier assigned meanwhile came back as no cashier (a blank name in the
+    # event and the response). A relation whose id moved is read again when used.
+    for field in _JOINED:
+        cached = field.get_cached_value(txn, default=None)
+        if (cached.pk if cached is not None else None) != getattr(txn, field.attname):
+            field.delete_cached_value(txn)
+    return txn
+
+
+_JOINED = [Transaction._meta.get_field(name) for name in ("customer", "sales_agent", "cashier")]
 
 
 # Compiled once (escashop.compiled_query): building this query took Django longer than

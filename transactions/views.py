@@ -4,8 +4,11 @@ caller may do; PermissionDenied is 403). No business rule lives here."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -89,9 +92,21 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def partial_update(self, request: Request, pk: str) -> Response:
         txn = self.get_object()
         data = self._input(TransactionUpdateSerializer, request)
-        txn = transaction_update(transaction=txn, updated_by=request.user, **data)
+        with _deleted_meanwhile_is_404():
+            txn = transaction_update(transaction=txn, updated_by=request.user, **data)
         return Response(self._read(txn))
 
     def destroy(self, request: Request, pk: str) -> Response:
-        transaction_delete(transaction=self.get_object(), deleted_by=request.user)
+        with _deleted_meanwhile_is_404():
+            transaction_delete(transaction=self.get_object(), deleted_by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@contextmanager
+def _deleted_meanwhile_is_404():
+    """A transaction deleted by another request while this one waited for its row lock
+    (``transaction_lock``): 404, as if it had been gone from the start."""
+    try:
+        yield
+    except Transaction.DoesNotExist:
+        raise NotFound() from None
