@@ -151,7 +151,9 @@ class TransactionAdmin(admin.ModelAdmin):
         )
 
     def delete_queryset(self, request, queryset) -> None:
-        for obj in queryset:
+        # In id order, whatever the changelist's sort: two admins deleting overlapping
+        # selections lock the rows in the same order and cannot deadlock.
+        for obj in queryset.order_by("pk"):
             self.delete_model(request, obj)
 
     def changeform_view(self, request, *args, **kwargs):
