@@ -5,11 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import ADDITION, DELETION, LogEntry
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 
 from payments.models import PaymentSettlement
 from payments.services import settlement_record
 from transactions.choices import PaymentStatus
+from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -117,18 +120,12 @@ def test_transaction_with_settlements_has_no_delete(client, staff, cashier, make
 
 
 def _grant(user, codename: str) -> None:
-    from django.contrib.auth.models import Permission
-
     user.user_permissions.add(Permission.objects.get(codename=codename))
 
 
 def test_a_refused_deletion_is_reported_as_refused_and_logs_nothing(
     client, staff, cashier, make_transaction
 ):
-    from django.contrib.admin.models import DELETION, LogEntry
-
-    from transactions.models import Transaction
-
     txn = make_transaction("100.00")  # the cashiers' queue: this cashier sees it
     _grant(cashier, "delete_transaction")  # Django's permission, but not the admin role
     client.force_login(cashier)
@@ -140,10 +137,6 @@ def test_a_refused_deletion_is_reported_as_refused_and_logs_nothing(
 
 
 def test_delete_selected_is_all_or_nothing(client, staff, cashier, make_transaction):
-    from django.contrib.admin.models import DELETION, LogEntry
-
-    from transactions.models import Transaction
-
     first, second = make_transaction("10.00"), make_transaction("20.00")
     _grant(cashier, "delete_transaction")
     client.force_login(cashier)
@@ -158,10 +151,6 @@ def test_delete_selected_is_all_or_nothing(client, staff, cashier, make_transact
 
 
 def test_adding_a_transaction_names_its_generated_or_number(client, staff, customer):
-    from django.contrib.admin.models import ADDITION, LogEntry
-
-    from transactions.models import Transaction
-
     client.force_login(staff)
     page = client.post(
         reverse("admin:transactions_transaction_add"),
@@ -185,8 +174,6 @@ def test_adding_a_transaction_names_its_generated_or_number(client, staff, custo
 def test_correcting_the_amount_keeps_a_cashier_who_has_lost_the_role(
     client, staff, cashier, make_transaction
 ):
-    from django.contrib.auth.models import Group
-
     txn = make_transaction("100.00")
     settlement_record(transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier)
     cashier.groups.remove(Group.objects.get(name="cashier"))
