@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from realtime.loadtest.users import LOAD_USERS, load_users_create, load_users_retire
@@ -51,16 +52,12 @@ def test_load_users_get_one_role_each_and_a_fresh_password_every_run():
 
 
 def test_refused_options_create_no_users(db):
-    from django.contrib.auth.models import User
-
     with pytest.raises(CommandError):
         call_command("loadtest", "--create-users", "--rate", "-1")
     assert not User.objects.filter(username__in=LOAD_USERS.values()).exists()
 
 
 def test_load_users_are_retired_after_a_run(db):
-    from django.contrib.auth.models import User
-
     load_users_create(password="a-password-123")
     load_users_retire()
     users = User.objects.filter(username__in=LOAD_USERS.values())

@@ -9,6 +9,7 @@ import json
 import pytest
 from django.contrib.auth.models import Group, User
 
+from realtime import delivery
 from realtime.choices import CloseCode
 
 from .conftest import db
@@ -106,8 +107,6 @@ async def test_a_replay_sends_nothing_written_after_an_access_change(
 ):
     """The replay runs before the connection is on the hub's re-check: each page checks
     access itself, after it was read."""
-    from realtime import delivery
-
     before = await db(make_transaction)("10.00")  # the cashiers' queue: this cashier sees it
     real, written = delivery.payment_events_replay, []
 

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from payments.services import settlement_record
+from realtime import delivery
 from realtime.models import PaymentEvent
 
 from .conftest import db
@@ -113,8 +114,6 @@ async def test_a_replay_keeps_commit_order_when_a_page_was_read_mid_commit(
 ):
     """A page read while one of its ids was still committing lacks that event; the
     transaction's next event, in a later page, must not go out before it."""
-    from realtime import delivery
-
     t = await db(make_transaction)("1000.00")
     u = await db(make_transaction)("1000.00")
     start = await db(lambda: PaymentEvent.objects.order_by("-id").first().pk)()
