@@ -16,6 +16,10 @@ from django.contrib.auth.models import AnonymousUser
 from .auth import token_authenticate
 from .delivery import db_read
 
+#: HTTP authentication a browser sends by itself, e.g. to a staging site behind a proxy's
+#: basic auth: credentials for the proxy, not an offer of ours, so they are looked past.
+BROWSER_SCHEMES = frozenset({"basic", "digest", "negotiate", "ntlm"})
+
 
 def handshake_token(scope: dict) -> str | None:
     """``Authorization: Bearer <token>`` (non-browser clients), else ``?token=<token>``."""
@@ -24,7 +28,8 @@ def handshake_token(scope: dict) -> str | None:
             scheme, _, token = value.decode("latin1").partition(" ")
             if scheme.lower() == "bearer":
                 return token.strip()
-            return ""  # another scheme: a token was offered, and it is not one we accept
+            if scheme.lower() not in BROWSER_SCHEMES:
+                return ""  # another scheme: a token was offered, and it is not one we accept
     query = parse_qs(scope.get("query_string", b"").decode("latin1"))
     tokens = query.get("token")
     return tokens[0] if tokens else None

@@ -62,8 +62,16 @@ async def test_bad_tokens_close_4401(clients, sales, via, make_token):
 async def test_garbage_and_foreign_scheme_close_4401(clients):
     client = await clients.open(token="not-a-jwt", via="query")
     assert await client.receive_close() == CloseCode.UNAUTHENTICATED
-    client = await clients.open(headers=[(b"authorization", b"Basic c2FtOnB3")])
+    client = await clients.open(headers=[(b"authorization", b"Token c2FtOnB3")])
     assert await client.receive_close() == CloseCode.UNAUTHENTICATED
+
+
+async def test_a_browsers_basic_credentials_for_a_proxy_are_looked_past(clients, sales):
+    # A staging site behind a proxy's basic auth: the browser sends those credentials with
+    # the handshake by itself; the page then authenticates with its first frame.
+    basic = [(b"authorization", b"Basic c2FtOnB3")]
+    client = await clients.open(user=sales, via="frame", headers=basic)
+    assert (await client.subscribe("transactions"))["type"] == "subscribed"
 
 
 async def test_inactive_user_closes_4401(clients, inactive):
