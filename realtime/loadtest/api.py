@@ -94,6 +94,11 @@ class ApiSession:
                 if attempt == 2:
                     raise
                 continue
+            except BaseException:
+                # A timeout or a broken response leaves http.client's connection mid-request,
+                # refusing every later one: the next request gets a fresh connection.
+                self.close()
+                raise
             if resp.getheader("Connection", "").lower() == "close":
                 self.close()
             text = raw.decode(errors="replace")
