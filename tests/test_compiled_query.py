@@ -9,6 +9,7 @@ from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from escashop.compiled_query import CompiledQuery
+from tests.support.services import skip_or_fail
 from transactions.models import Transaction
 from transactions.selectors import transaction_visible_get, transactions_visible_to
 from transactions.services import transaction_lock
@@ -57,7 +58,7 @@ def test_the_row_lock_reads_what_the_orm_reads(make_transaction, cashier):
 def test_the_row_lock_refuses_to_run_outside_a_transaction(make_transaction):
     txn = make_transaction("10.00")
     if not connection.features.has_select_for_update:
-        pytest.skip("SQLite has no row locks (its IMMEDIATE transactions serialize writers)")
+        skip_or_fail("SQLite has no row locks (its IMMEDIATE transactions serialize writers)")
     with pytest.raises(TransactionManagementError):
         transaction_lock(transaction_id=txn.pk)
 

@@ -18,6 +18,7 @@ from django.db import transaction as db_transaction
 from payments.models import PaymentSettlement
 from payments.services import settlement_record
 from realtime.models import PaymentEvent
+from tests.support.locks import lock_waiter_seen
 from tests.support.services import require_postgres
 from transactions.choices import PaymentStatus
 from transactions.services import transaction_create
@@ -100,7 +101,7 @@ def test_a_payment_that_waited_for_the_lock_names_the_cashier_assigned_meanwhile
                     transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier
                 )  # the queue's transaction becomes this cashier's
                 first_locked.set()
-                threading.Event().wait(0.8)  # hold the row while the second one queues
+                assert lock_waiter_seen()  # the other side queues behind this one
         finally:
             connections.close_all()
 

@@ -13,6 +13,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from tests.support.locks import lock_waiter_seen
 from tests.support.services import require_postgres
 from transactions.services import transaction_create, transaction_delete
 
@@ -32,7 +33,7 @@ def test_changing_a_transaction_deleted_meanwhile_is_404(
             with db_transaction.atomic():
                 transaction_delete(transaction=txn, deleted_by=admin_user)
                 deleting.set()
-                threading.Event().wait(0.8)  # the other request queues on the row meanwhile
+                assert lock_waiter_seen()  # the other side queues behind this one
         finally:
             connections.close_all()
 
@@ -67,7 +68,7 @@ def test_a_generated_or_number_steps_over_one_being_typed_in_by_hand(customer, s
                     customer=customer, amount="10.00", created_by=sales, or_number=typed
                 )
                 inserted.set()
-                threading.Event().wait(0.8)
+                assert lock_waiter_seen()  # the other side queues behind this one
         finally:
             connections.close_all()
 

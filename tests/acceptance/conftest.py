@@ -159,6 +159,9 @@ def server(private_redis) -> Iterator[Server]:
         "REDIS_URL": redis_url if private_redis is not None else _redis_url(redis_url, 11),
         "ESCASHOP_CHANNEL_PREFIX": f"escashop-acc-{run}",
         "ESCASHOP_CACHE_PREFIX": f"escashop-acc-{run}",
+        # The session logs each user in once; its tokens must outlive a slow run (the
+        # login-throttle test near the end locks further logins).
+        "ESCASHOP_ACCESS_TOKEN_MINUTES": "240",
     }
     _admin_sql(f'CREATE DATABASE "{db_name}"')
     proc = None

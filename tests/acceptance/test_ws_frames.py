@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .wsutil import Watcher, kinds
+from .wsutil import CATCHUP_ROUND, Watcher, kinds
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +150,7 @@ async def test_since_replays_missed_events_in_order(server):
         assert server.settle(txn["id"], "100.00").status == 201
     w2 = await Watcher(server, "acc_admin").open(topics=("payment_status",), since=mark)
     assert w2.early == [], "replayed events must follow the subscribed frame"
-    await w2.drain(quiet=0.7)
+    await w2.drain(quiet=CATCHUP_ROUND)
     replayed = w2.about(txn["id"])
     assert kinds(replayed) == ["payment_status_updated"] * 3, replayed
     assert [f["data"]["paid_amount"] for f in replayed] == [100, 200, 300]
@@ -162,13 +162,13 @@ async def test_since_replays_missed_events_in_order(server):
     server.patch(f"/api/transactions/{txn['id']}/", {"amount": "400.00"}, user="acc_admin")
     await w2.wait_for(lambda f: f["data"].get("transactionId") == txn["id"]
                       and f["data"]["amount"] == 400)  # fmt: skip
-    await w2.drain(quiet=0.5)
+    await w2.drain(quiet=CATCHUP_ROUND)
     all_ids = [f["event_id"] for _, f in w2.frames]
     assert len(all_ids) == len(set(all_ids))
     await w2.close()
     # The transactions topic replays its own stream.
     w3 = await Watcher(server, "acc_admin").open(topics=("transactions",), since=mark)
-    await w3.drain(quiet=0.7)
+    await w3.drain(quiet=CATCHUP_ROUND)
     got = kinds(w3.about(txn["id"]))
     assert got == [
         "tu:transaction_created", *["tu:payment_settlement_created"] * 3,

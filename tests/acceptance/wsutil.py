@@ -9,6 +9,10 @@ from websockets.exceptions import ConnectionClosed
 
 from .harness import Server, recv, recv_text, send, ws_open
 
+#: Quiet long enough to see a duplicate: the server's catch-up reads the log once a second,
+#: and a copy it sends comes after the live one.
+CATCHUP_ROUND = 2.5
+
 
 class Watcher:
     """One user's connection subscribed to `topics`; `frames` are (raw text, decoded)."""

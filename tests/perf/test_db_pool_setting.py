@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from tests.support.daphne import ROOT
-from tests.support.services import require_postgres
+from tests.support.services import require_postgres, skip_or_fail
 from transactions.models import Transaction
 
 PRINT_DB = (
@@ -84,7 +84,7 @@ def test_a_query_run_often_is_prepared_on_its_connection(make_transaction):
     """What DJANGO_DB_PREPARED buys: PostgreSQL keeps the plan of a hot query."""
     require_postgres()
     if not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"):
-        pytest.skip("DJANGO_DB_PREPARED=0 in this environment")
+        skip_or_fail("DJANGO_DB_PREPARED=0 in this environment")
     txn = make_transaction("100.00")
     for _ in range(6):
         Transaction.objects.filter(pk=txn.pk).values_list("amount", flat=True).get()

@@ -45,7 +45,8 @@ async def _subscribe(ws_url: str, origin: str, token: str):
 
 
 async def _collect(ws, count: int, seconds: float) -> list[dict]:
-    """Event frames until ``count`` arrived (then half a second more, to catch duplicates)."""
+    """Event frames until ``count`` arrived (then 2.5 s more: a duplicate from a catch-up
+    round, once a second in the daphne processes, would be in by then)."""
     frames: list[dict] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -56,7 +57,7 @@ async def _collect(ws, count: int, seconds: float) -> list[dict]:
         if frame["type"] == "payment_status_updated":
             frames.append(frame)
             if len(frames) == count:
-                deadline = min(deadline, time.monotonic() + 0.5)
+                deadline = min(deadline, time.monotonic() + 2.5)
     return frames
 
 

@@ -105,21 +105,23 @@ async def test_requests_before_authentication_are_forbidden(clients, admin_user)
 
 
 async def test_expiry_closes_4401(clients, admin_user):
-    token = await db(access_token)(admin_user, lifetime=timedelta(seconds=1))
+    # exp is whole seconds (rounded down): a 3 s token lives 2 to 3 s, time enough for the
+    # authenticated frame even on a busy machine.
+    token = await db(access_token)(admin_user, lifetime=timedelta(seconds=3))
     client = await clients.open(token=token)
     assert (await client.receive())["type"] == "authenticated"
-    assert await client.receive_close(timeout=4) == CloseCode.UNAUTHENTICATED
+    assert await client.receive_close(timeout=6) == CloseCode.UNAUTHENTICATED
 
 
 async def test_reauthenticating_extends_the_connection(clients, admin_user):
-    short = await db(access_token)(admin_user, lifetime=timedelta(seconds=1))
+    short = await db(access_token)(admin_user, lifetime=timedelta(seconds=3))
     client = await clients.open(token=short)
     first = await client.receive()
     await client.send({"type": "authenticate", "token": await db(access_token)(admin_user)})
     second = await client.receive()
     assert second["type"] == "authenticated"
     assert second["expires_at"] > first["expires_at"]
-    await client.nothing(1.5)  # past the first token's expiry: still open
+    await client.nothing(3.5)  # past the first token's expiry: still open
     await client.roundtrip()
 
 

@@ -41,7 +41,7 @@ async def test_recording_a_settlement(clients, admin_user, cashier, make_transac
     )
     raw = await client.receive_raw()
     second = await client.receive()
-    await client.nothing()
+    await client.nothing(0.6)  # longer than a catch-up round (0.2 s here)
     first = json.loads(raw)
     assert expected.money_texts(raw) == ["1500.00", "1000.00", "500.00", "1000.00"]
     data = _check_common(first, "payment_status_updated")
@@ -67,7 +67,7 @@ async def test_voiding_a_settlement(clients, admin_user, cashier, make_transacti
     client = await _admin_both_topics(clients, admin_user)
     await db(settlement_void)(settlement=settlement, voided_by=admin_user, reason="Duplicate")
     first, second = await client.receive_events(2)
-    await client.nothing()
+    await client.nothing(0.6)  # longer than a catch-up round (0.2 s here)
     data = _check_common(first, "payment_status_updated")
     assert data == await db(expected.payment_status_data)(
         txn, previous_status="paid", settlement=settlement, by="Ada Admin"
@@ -87,7 +87,7 @@ async def test_correcting_the_amount(clients, admin_user, cashier, make_transact
     client = await _admin_both_topics(clients, admin_user)
     await db(transaction_update)(transaction=txn, updated_by=admin_user, amount="400.00")
     first, second = await client.receive_events(2)
-    await client.nothing()
+    await client.nothing(0.6)  # longer than a catch-up round (0.2 s here)
     data = _check_common(first, "payment_status_updated")
     assert data == await db(expected.payment_status_data)(
         txn, previous_status="partial", settlement=None, by="Ada Admin"
@@ -103,7 +103,7 @@ async def test_creating_a_transaction_emits_only_transaction_created(
     client = await _admin_both_topics(clients, admin_user)
     txn = await db(make_transaction)("750.00")
     frame = await client.receive()
-    await client.nothing()
+    await client.nothing(0.6)  # longer than a catch-up round (0.2 s here)
     data = _check_common(frame, "transaction_updated")
     assert data == {
         "type": "transaction_created",
@@ -120,7 +120,7 @@ async def test_reassigning_emits_only_transaction_updated(
     client = await _admin_both_topics(clients, admin_user)
     await db(transaction_update)(transaction=txn, updated_by=admin_user, cashier=cashier)
     frame = await client.receive()
-    await client.nothing()
+    await client.nothing(0.6)  # longer than a catch-up round (0.2 s here)
     data = _check_common(frame, "transaction_updated")
     assert data["type"] == "transaction_updated"
     assert data["transaction"]["cashier"] == cashier.pk
@@ -134,7 +134,7 @@ async def test_deleting_emits_only_transaction_deleted(clients, admin_user, make
     client = await _admin_both_topics(clients, admin_user)
     await db(transaction_delete)(transaction=txn, deleted_by=admin_user)
     frame = await client.receive()
-    await client.nothing()
+    await client.nothing(0.6)  # longer than a catch-up round (0.2 s here)
     data = _check_common(frame, "transaction_updated")
     assert data["type"] == "transaction_deleted"
     assert data["transactionId"] == txn_id
