@@ -7,6 +7,7 @@ its test would make every later ORM call in the session look like async code.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -56,6 +57,13 @@ class ShopPage:
 
     page: object
     errors: list[str] = field(default_factory=list)
+    #: Every websocket frame the page received (JSON text), for checks the screen cannot
+    #: show: the page ignores events of rows it does not display.
+    frames: list[str] = field(default_factory=list)
+
+    def frames_about(self, transaction_id: int) -> list[dict]:
+        decoded = (json.loads(text) for text in self.frames)
+        return [f for f in decoded if f.get("data", {}).get("transactionId") == transaction_id]
 
     def row(self, or_number: str):
         return self.page.locator(f'#transactions tbody tr[data-or="{or_number}"]')
@@ -96,6 +104,7 @@ def open_shop(browser, daphne_server):
         page = context.new_page()
         shop = ShopPage(page=page)
         page.on("pageerror", lambda exc: shop.errors.append(str(exc)))
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: shop.frames.append(f)))
         if via_form:
             password = password or f"{user.username}-pass-123"
             off_loop(server_password_set, user, password)

@@ -85,8 +85,11 @@ def test_payment_reaches_the_sales_agents_page_live_and_no_one_elses(
         cashier.pk,
     )
 
-    # The other agent's page had every chance to receive it, and shows nothing of it.
+    # The other agent's page had every chance to receive it: it was sent nothing about it
+    # (the page would ignore it, so the screen alone could not tell) and shows nothing.
     time.sleep(0.5)
+    assert agent.frames_about(txn.pk), "the agent's page was sent the payment"
+    assert other_agent.frames_about(txn.pk) == []
     assert other_agent.row(txn.or_number).count() == 0
     assert txn.or_number not in other_agent.page.content()
     assert other_agent.row(other.or_number).get_attribute("data-status") == "unpaid"
