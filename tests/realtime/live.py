@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 from websockets.asyncio.client import connect
 
 from payments.services import settlement_record
+from tests.support.services import skip_or_fail
 
 
 class LiveClient:
@@ -86,6 +89,19 @@ def pay_concurrently(payments: list[tuple], *, threads: int = 10) -> list:
 
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(one, payments))
+
+
+def require_restartable_redis() -> None:
+    """``redis_stop``/``redis_start`` act on the Redis at 127.0.0.1:6379 with this machine's
+    binaries: anything else would stop nothing and prove nothing (or leave a stray server)."""
+    from django.conf import settings
+
+    url = urlsplit(getattr(settings, "REDIS_URL", "") or "")
+    if url.hostname not in ("127.0.0.1", "localhost") or (url.port or 6379) != 6379:
+        skip_or_fail(f"restarts the Redis at 127.0.0.1:6379, and REDIS_URL is {url.geturl()!r}")
+    for tool in ("redis-server", "redis-cli"):
+        if shutil.which(tool) is None:
+            skip_or_fail(f"restarts Redis with {tool}, which is not on PATH")
 
 
 def redis_stop() -> None:

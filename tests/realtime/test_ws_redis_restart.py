@@ -19,7 +19,14 @@ from django.db import connection
 from realtime.models import PaymentEvent
 from tests.support.daphne import DaphneServer
 
-from .live import LiveClient, pay_concurrently, redis_start, redis_stop, relay_with_core_layer
+from .live import (
+    LiveClient,
+    pay_concurrently,
+    redis_start,
+    redis_stop,
+    relay_with_core_layer,
+    require_restartable_redis,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -35,6 +42,7 @@ def core_daphne(daphne_server):
 def test_events_written_while_redis_is_down_arrive_once(
     daphne_server, core_daphne, admin_user, cashier, make_transaction
 ):
+    require_restartable_redis()
     txn = make_transaction("1000.00")
     asyncio.run(_scenario([daphne_server, core_daphne], admin_user, cashier, txn))
 
