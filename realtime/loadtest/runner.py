@@ -242,17 +242,19 @@ class Runner:
         own_start = proc_sample([os.getpid()])
         measure_started = time.monotonic()
         write_seconds = 0.0
+        drained = False
         problems: list[str] = []
         if writing:
             with ThreadPoolExecutor(max_workers=cfg.in_flight, thread_name_prefix="write") as pool:
                 write_seconds = await self.write_phase(pool, watchers)
-            if await self.drain(watchers):
-                # Every client has every frame: a second copy of the last ones would still be
-                # on its way. Wait for it before counting duplicates.
-                await asyncio.sleep(DUPLICATE_GRACE_SECONDS)
+            drained = await self.drain(watchers)
         cpu_end = proc_sample(cfg.server_pids)
         own_cpu = proc_sample([os.getpid()]).cpu_seconds - own_start.cpu_seconds
         measured_seconds = time.monotonic() - measure_started
+        if drained:
+            # Every client has every frame: a second copy of the last ones would still be on
+            # its way. Wait for it before counting duplicates (outside the CPU window).
+            await asyncio.sleep(DUPLICATE_GRACE_SECONDS)
         still_connected = sum(w.connected for w in watchers)
         failures = Counter(
             w.error or f"closed with {w.close_code}" for w in watchers if not w.connected
