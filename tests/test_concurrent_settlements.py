@@ -13,12 +13,11 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
-from django.db import transaction as db_transaction
 
 from payments.models import PaymentSettlement
 from payments.services import settlement_record
 from realtime.models import PaymentEvent
-from tests.support.locks import lock_waiter_seen
+from tests.support.locks import behind_a_lock
 from tests.support.services import require_postgres
 from transactions.choices import PaymentStatus
 from transactions.services import transaction_create
@@ -92,31 +91,15 @@ def test_a_payment_that_waited_for_the_lock_names_the_cashier_assigned_meanwhile
     the first payment assigned must still have a name in the second payment's event."""
     require_postgres()
     txn = transaction_create(customer=customer, amount=Decimal("1000.00"), created_by=sales)
-    first_locked = threading.Event()
-
-    def first() -> None:
-        try:
-            with db_transaction.atomic():
-                settlement_record(
-                    transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier
-                )  # the queue's transaction becomes this cashier's
-                first_locked.set()
-                assert lock_waiter_seen()  # the other side queues behind this one
-        finally:
-            connections.close_all()
-
-    def second() -> None:
-        try:
-            assert first_locked.wait(10)
-            settlement_record(
-                transaction=txn, amount="20.00", payment_mode="cash", recorded_by=admin_user
-            )
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for future in [pool.submit(first), pool.submit(second)]:
-            future.result(timeout=30)
+    behind_a_lock(
+        # The queue's transaction becomes this cashier's, while the next payment waits.
+        lambda: settlement_record(
+            transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier
+        ),
+        lambda: settlement_record(
+            transaction=txn, amount="20.00", payment_mode="cash", recorded_by=admin_user
+        ),
+    )
 
     last = PaymentEvent.objects.filter(
         transaction_id=txn.pk, frame_type="transaction_updated"

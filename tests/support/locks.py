@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import psycopg
-from django.db import connection
+from django.db import connection, connections, transaction
+
+T = TypeVar("T")
 
 
 def lock_waiter_seen(timeout: float = 10.0) -> bool:
@@ -28,3 +34,31 @@ def lock_waiter_seen(timeout: float = 10.0) -> bool:
                 return True
             time.sleep(0.02)
     return False
+
+
+def behind_a_lock(hold: Callable[[], object], then: Callable[[], T]) -> T:
+    """Run ``hold`` in a database transaction on one thread and keep it open until ``then``,
+    started on another thread once ``hold`` has run, waits on a lock; return what ``then``
+    returned. Either side's error is raised here, as is a ``then`` that never waited."""
+    held = threading.Event()
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                hold()
+                held.set()
+                assert lock_waiter_seen(), "the other side never waited on a lock"
+        finally:
+            connections.close_all()
+
+    def waiter() -> T:
+        try:
+            assert held.wait(10)
+            return then()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.submit(holder), pool.submit(waiter)
+        first.result(timeout=30)
+        return second.result(timeout=30)
