@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections
 from django.db.utils import load_backend
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -111,7 +111,7 @@ class OpsEndpointsMiddleware:
     shop's host name and not HTTPS: behind them, ``ALLOWED_HOSTS`` would answer 400 and
     ``DJANGO_HTTPS=1`` a redirect to the public site. These two answers build no URL from
     the Host header and carry nothing HTTPS protects, so they skip both; every other path
-    goes through the whole chain as before.
+    goes through the whole chain as before. This is the one place they are routed.
     """
 
     VIEWS = {"/healthz": healthz, "/metrics": metrics}
@@ -121,6 +121,8 @@ class OpsEndpointsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         view = self.VIEWS.get(request.path_info)
-        if view is None or request.method not in ("GET", "HEAD"):
+        if view is None:
             return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
         return async_to_sync(view)(request)

@@ -44,6 +44,11 @@ class LoadConfig:
     settlement_amount: str = "1.00"
 
     @property
+    def writes(self) -> bool:
+        """Whether the run records settlements (``--settlements 0`` is a capacity run)."""
+        return self.settlements != 0 and (self.settlements is not None or self.duration > 0)
+
+    @property
     def ws_urls(self) -> list[str]:
         return [ws_url_for(u) for u in (self.ws_base_urls or [self.base_url])]
 

@@ -41,11 +41,9 @@ class Report:
     def ok(self) -> bool:
         """Every write succeeded (and some were made, if writing was asked for); no frame
         lost, duplicated or out of order; every client stayed; invariants hold."""
-        cfg = self.config
-        writing = cfg.settlements != 0 and (cfg.settlements is not None or cfg.duration > 0)
         return (
             not self.write_errors
-            and (self.settlements_ok > 0 or not writing)
+            and (self.settlements_ok > 0 or not self.config.writes)
             and self.delivery.lost == 0
             and self.delivery.duplicated == 0
             and self.out_of_order == 0

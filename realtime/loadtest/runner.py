@@ -209,7 +209,7 @@ class Runner:
 
     async def run(self) -> Report:
         cfg = self.config
-        writing = cfg.settlements != 0 and (cfg.settlements is not None or cfg.duration > 0)
+        writing = cfg.writes
         self.login_all()
         if writing:
             self.log(f"setup: creating {cfg.transactions} transactions over REST")
