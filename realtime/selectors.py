@@ -94,6 +94,11 @@ def payment_log_covers(since: int) -> bool:
 TAIL_WINDOW = 200
 
 
+def payment_log_newest() -> int:
+    """The newest event id the log ever held (pruned ones included; 0 if none)."""
+    return max(payment_event_last_id(), payment_log_pruned_through())
+
+
 def payment_log_tail(*, window: int = TAIL_WINDOW) -> tuple[int, list[int]]:
     """The newest event id (never below what was pruned) and the ids just below it that are
     not in the log: writes still in flight (ids are taken before commit) or rolled back.

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from .choices import FrameType, Topic
 from .models import PaymentEvent
-from .selectors import payment_events_visible_to, payment_log_covers
+from .selectors import payment_events_visible_to, payment_log_covers, payment_log_newest
 
 MAX_LIMIT = 500
 
@@ -48,7 +48,11 @@ class EventFrame(serializers.Serializer):
     type = serializers.ChoiceField(choices=FrameType.choices)
     event_id = serializers.IntegerField()
     data = serializers.DictField(
-        help_text="As in the websocket protocol (SPEC section 5); money here is a JSON number."
+        help_text=(
+            "As in the websocket protocol (SPEC section 5): money is a JSON number in "
+            "payment_status_updated frames; transaction_updated frames embed the REST "
+            "representations, with money as strings."
+        )
     )
 
 
@@ -58,8 +62,9 @@ class PaymentEventPage(serializers.Serializer):
     has_more = serializers.BooleanField(help_text="More events wait: ask again at once.")
     resync_required = serializers.BooleanField(
         help_text=(
-            "`after` is older than the retained log: events were missed. Refetch state over "
-            "REST, then poll with `after=next_after`."
+            "`after` is older than the retained log (events were missed), or newer than any "
+            "event it ever held (it is not from this log). Refetch state over REST, then poll "
+            "with `after=next_after`."
         )
     )
 
@@ -93,6 +98,11 @@ class PaymentEventsView(APIView):
             )
             has_more = len(events) > limit
             events = events[:limit]
+            if not events and after > horizon and after > payment_log_newest():
+                # A cursor past the newest event ever logged is not from this log (the
+                # database was restored or reset): without this it would wait for ids to
+                # catch up, missing everything until then. Start over from the horizon.
+                resync, after = True, horizon
         next_after = events[-1].id if has_more else max(after, horizon)
         # Frames are spliced in as stored: decoding and re-encoding would turn 1500.00 into
         # 1500.0. Everything around them is plain ints and booleans.

@@ -165,3 +165,19 @@ def test_bad_parameters_are_400_naming_them(api, admin_user, params, field):
     resp = api(admin_user).get("/api/payment-events/", params)
     assert resp.status_code == 400
     assert list(resp.json()) == [field]
+
+
+def test_a_cursor_past_every_event_ever_logged_asks_for_a_resync(api, admin_user, history):
+    """A cursor from another log (the database was restored from an older backup, say)
+    must not sit waiting for ids to catch up while every new event goes by."""
+    client = api(admin_user)
+    newest = PaymentEvent.objects.order_by("-id").first().pk
+    _, page = poll(client, after=newest + 1000)
+    assert page["resync_required"] is True
+    assert page["events"] == []
+    assert page["next_after"] == newest  # everything settled: start over from the newest
+    _, page = poll(client, after=page["next_after"])
+    assert (page["resync_required"], page["events"]) == (False, [])
+    # A cursor at the newest event is up to date, not from another log.
+    _, page = poll(client, after=newest)
+    assert page["resync_required"] is False
