@@ -63,6 +63,28 @@ class IdFilter(django_filters.NumberFilter):
     field_class = IdField
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """``true`` or ``false`` (also ``1``/``0``, any case); anything else is a 400 naming the
+    parameter. Django's field (through its select widget) reads an unknown value as "not
+    given", which would silently return the unfiltered list."""
+
+    widget = forms.TextInput
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError("Must be true or false.", code="invalid") from None
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class TransactionFilter(django_filters.FilterSet):
     payment_status = django_filters.MultipleChoiceFilter(
         choices=PaymentStatus.choices,
@@ -78,7 +100,7 @@ class TransactionFilter(django_filters.FilterSet):
     )
     sales_agent = IdFilter(field_name="sales_agent_id", help_text="User id.")
     cashier = IdFilter(field_name="cashier_id", help_text="User id.")
-    unassigned = django_filters.BooleanFilter(
+    unassigned = StrictBooleanFilter(
         field_name="cashier", lookup_expr="isnull", help_text="true: only those with no cashier."
     )
     transaction_date = django_filters.DateFromToRangeFilter(

@@ -59,6 +59,9 @@ def test_default_order_is_newest_first(api, admin_user, txns):
         ("?or_number=OR-D", ["or-d"]),
         ("?unassigned=true", ["or-d", "OR-A"]),
         ("?unassigned=false", ["OR-C", "OR-B"]),
+        ("?unassigned=TRUE", ["or-d", "OR-A"]),
+        ("?unassigned=0", ["OR-C", "OR-B"]),
+        ("?unassigned=", ["or-d", "OR-C", "OR-B", "OR-A"]),
         ("?transaction_date_after=2026-03-02&transaction_date_before=2026-03-03", ["OR-C", "OR-B"]),
         ("?transaction_date_before=2026-03-01", ["OR-A"]),
         ("?transaction_date_after=2026-03-04", ["or-d"]),
@@ -97,6 +100,8 @@ def test_filters_only_narrow_what_the_caller_may_see(api, sales, sales2, cashier
         ("?sales_agent=99999999999999999999", "sales_agent"),
         ("?transaction_date_after=yesterday", "transaction_date"),
         ("?ordering=password", "ordering"),
+        ("?unassigned=maybe", "unassigned"),  # was read as "not given": the whole list
+        ("?unassigned=yes", "unassigned"),
     ],
 )
 def test_bad_filter_values_are_400_naming_the_parameter(api, admin_user, txns, query, field):
