@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import exceptions, status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -96,8 +96,11 @@ class AutoSchema(SpectacularAutoSchema):
         )
         if body or queried:
             codes["400"] = ERROR_DESCRIPTIONS["400"]
-        if not all(isinstance(p, AllowAny) for p in self.view.get_permissions()):
+        permissions = self.view.get_permissions()
+        if not all(isinstance(p, AllowAny) for p in permissions):
             codes["401"] = ERROR_DESCRIPTIONS["401"]
+        # Signed in is all some views ask (GET /api/auth/me/ answers users without a role).
+        if any(type(p) not in (AllowAny, IsAuthenticated) for p in permissions):
             codes["403"] = ERROR_DESCRIPTIONS["403"]
         if "{" in self.path or (queried and self._is_list_view()):
             codes["404"] = ERROR_DESCRIPTIONS["404"]
