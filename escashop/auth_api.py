@@ -9,8 +9,13 @@ cache (Redis when REDIS_URL is set), so every daphne process shares them.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
@@ -48,11 +53,15 @@ class LoginFailureThrottle(_LoginThrottle):
 
     scope = "login_username"
 
-    def get_cache_key(self, request: Request, view) -> str | None:
-        data = request.data
+    def get_cache_key(self, request: Request | HttpRequest, view) -> str | None:
+        # The API's JSON body, or the admin login's form.
+        data = request.data if isinstance(request, Request) else request.POST
         username = data.get("username") if isinstance(data, Mapping) else None
-        # Counted for the account the login would reach: the serializer's CharField trims
-        # the username before authenticating, so " carla" and "carla " are carla's attempts.
+        # Counted for the account the login would reach, read as the serializer's CharField
+        # reads it: a JSON number 1001 logs in as "1001", and the username is trimmed, so
+        # " carla" and "carla " are carla's attempts.
+        if isinstance(username, int | float) and not isinstance(username, bool):
+            username = str(username)
         username = username.strip() if isinstance(username, str) else None
         if not username:
             return None  # the serializer refuses the request anyway
@@ -113,11 +122,48 @@ class LoginView(TokenObtainPairView):
         return response
 
 
+@never_cache
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The Django admin's login page under the API login's throttles, with the same counts
+    (SPEC 4): a password guessed on one is not guessed afresh on the other. A failed
+    attempt re-renders the form (200), a success redirects."""
+    if request.method != "POST":
+        return admin.site.login(request)
+    for throttle in (LoginAddressThrottle(), LoginFailureThrottle()):
+        if not throttle.allow_request(request, None):
+            wait = max(1, math.ceil(throttle.wait() or 1))
+            response = HttpResponse(
+                f"Too many login attempts. Try again in {wait} seconds.",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(wait)
+            return response
+    response = admin.site.login(request)
+    failures = LoginFailureThrottle()
+    if response.status_code in (301, 302, 303):
+        failures.clear(request, None)
+    else:
+        failures.record_failure(request, None)
+    return response
+
+
 class RefreshView(TokenRefreshView):
     """Exchange a refresh token for a new access token. A refresh token is never accepted as
     a bearer token."""
 
-    error_responses = {"post": {401: "The refresh token is invalid, expired or its user inactive."}}
+    error_responses = {
+        "post": {401: "The refresh token is invalid, expired, or its user inactive or deleted."}
+    }
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except get_user_model().DoesNotExist:
+            # simplejwt looks the token's user up without catching this (a 500).
+            raise AuthenticationFailed(
+                "No active account found for the given token.", "no_active_account"
+            ) from None
 
 
 class MeSerializer(serializers.Serializer):

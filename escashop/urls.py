@@ -7,9 +7,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from . import views
+from .auth_api import admin_login
 
 urlpatterns = [
     path("", views.shop, name="shop"),
+    path("admin/login/", admin_login),  # the admin's own view, throttled as the API login is
     path("admin/", admin.site.urls),
     path("api/", include("escashop.api_urls")),
 ]

@@ -102,6 +102,14 @@ def test_inactive_user_cannot_log_in_and_their_tokens_stop_working(api, refresh_
     assert resp.status_code == 401
 
 
+def test_a_deleted_users_refresh_token_is_401_not_500(cashier):
+    refresh = login("carla").json()["refresh"]
+    cashier.delete()
+    resp = APIClient().post("/api/auth/token/refresh/", {"refresh": refresh}, format="json")
+    assert resp.status_code == 401
+    assert resp.json() == {"detail": "No active account found for the given token."}
+
+
 def test_deactivating_a_user_revokes_their_live_token_at_once(api, cashier):
     client = api(cashier)
     assert client.get("/api/transactions/").status_code == 200

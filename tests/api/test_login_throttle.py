@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
 from escashop.auth_api import LoginAddressThrottle, LoginFailureThrottle
@@ -53,6 +54,61 @@ def test_spaces_around_the_username_count_for_the_same_account(cashier):
         assert login(" " * (i % 3) + "carla" + "\t" * (i % 2), "wrong").status_code == 401
     assert_throttled(login("carla", "carla-pass-123"))
     assert_throttled(login("  carla ", "carla-pass-123"))
+
+
+def test_a_username_sent_as_a_json_number_counts_for_that_account(db):
+    # The login reads 1001 as "1001", so those failures are the account's, not uncounted.
+    User.objects.create_user(username="1001", password="right-pass-123")
+    for _ in range(10):
+        resp = APIClient(REMOTE_ADDR="10.0.0.1").post(
+            "/api/auth/token/", {"username": 1001, "password": "wrong"}, format="json"
+        )
+        assert resp.status_code == 401
+    assert_throttled(login("1001", "right-pass-123"))
+
+
+def admin_login(username: str, password: str, address: str = "10.0.0.1"):
+    return Client(REMOTE_ADDR=address).post(
+        "/admin/login/", {"username": username, "password": password, "next": "/admin/"}
+    )
+
+
+def test_the_admin_login_is_throttled_and_shares_the_api_logins_counts(admin_user):
+    admin_user.is_staff = True
+    admin_user.save()
+    for _ in range(5):
+        resp = admin_login("ada", "wrong")
+        assert resp.status_code == 200 and resp.context["form"].errors  # the form again
+    fail("ada", 5)  # the same account's failures over the API count with them
+    refused = admin_login("ada", "ada-pass-123")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert "_auth_user_id" not in refused.wsgi_request.session
+    assert_throttled(login("ada", "ada-pass-123"))
+
+
+def test_an_admin_login_success_clears_the_failures(admin_user):
+    admin_user.is_staff = True
+    admin_user.save()
+    for _ in range(9):
+        assert admin_login("ada", "wrong").status_code == 200
+    assert admin_login("ada", "ada-pass-123").status_code == 302
+    for _ in range(9):
+        assert admin_login("ada", "wrong").status_code == 200
+    assert admin_login("ada", "ada-pass-123").status_code == 302
+
+
+def test_the_admin_login_counts_toward_the_per_address_limit(settings, admin_user):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login_username": "10/min", "login_address": "3/min"},
+    }
+    for who in ("x", "y", "z"):
+        assert admin_login(who, "wrong", address="10.0.0.9").status_code == 200
+    assert admin_login("ada", "ada-pass-123", address="10.0.0.9").status_code == 429
+    assert_throttled(login("ada", "ada-pass-123", address="10.0.0.9"))
+    # Showing the login page is not an attempt.
+    assert Client(REMOTE_ADDR="10.0.0.10").get("/admin/login/").status_code == 200
 
 
 def test_unknown_usernames_are_throttled_like_real_ones(db):
