@@ -27,6 +27,7 @@ from .serializers import (
 from .services import (
     customer_create,
     customer_update,
+    transaction_change_check,
     transaction_create,
     transaction_delete,
     transaction_update,
@@ -91,6 +92,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(request=TransactionUpdateSerializer, responses=TransactionSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
         txn = self.get_object()
+        transaction_change_check(request.user)
         data = self._input(TransactionUpdateSerializer, request)
         with _deleted_meanwhile_is_404():
             txn = transaction_update(transaction=txn, updated_by=request.user, **data)
