@@ -68,3 +68,11 @@ def test_consistent_amounts_are_accepted_whatever_the_database_stores_them_as(ma
         assert updated == 1, (amount, paid)
     txn.refresh_from_db()
     txn.full_clean()  # Django's own check of the constraints, as the admin's forms run it
+
+
+def test_or_numbers_are_unique_whatever_their_case(make_transaction):
+    txn = make_transaction("10.00")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Transaction.objects.filter(pk=make_transaction("20.00").pk).update(
+            or_number=txn.or_number.lower()
+        )

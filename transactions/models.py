@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Round
+from django.db.models.functions import Round, Upper
 from django.utils import timezone
 
 from .choices import MAX_AMOUNT, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, PaymentMode, PaymentStatus
@@ -86,6 +86,12 @@ class Transaction(models.Model):
             models.Index(fields=["-transaction_date", "-id"]),
         ]
         constraints = [
+            # OR numbers are unique whatever their case (or_number itself is unique too).
+            models.UniqueConstraint(
+                Upper("or_number"),
+                name="txn_or_number_unique_any_case",
+                violation_error_message="A transaction with this OR number already exists.",
+            ),
             models.CheckConstraint(
                 condition=Q(amount__gt=0) & Q(amount__lte=MAX_AMOUNT),
                 name="txn_amount_in_range",

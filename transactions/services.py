@@ -54,6 +54,32 @@ def customer_update(*, customer: Customer, **fields: str) -> Customer:
 OR_NUMBER_ATTEMPTS = 3
 
 
+#: The earliest sale date accepted, and how far ahead of the server's clock one may be
+#: (a till whose clock runs a little fast, or a sale entered just after midnight elsewhere).
+EARLIEST_TRANSACTION_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+TRANSACTION_DATE_LEEWAY = dt.timedelta(days=1)
+
+
+def _transaction_date_check(when: dt.datetime) -> None:
+    """A sale happened: not in the future (beyond the leeway), not before 2000. A year-9999
+    date would sort first in every list, every cashier's queue included."""
+    if when > timezone.now() + TRANSACTION_DATE_LEEWAY:
+        raise ValidationError({"transaction_date": ["A sale cannot be dated in the future."]})
+    if when < EARLIEST_TRANSACTION_DATE:
+        raise ValidationError({"transaction_date": ["A sale cannot be dated before 2000."]})
+
+
+def _or_number_check(or_number: str) -> None:
+    """A typed-in OR number: visible characters only, and unique whatever its case ("or-1"
+    is "OR-1"; the list's filter finds them alike). The unique constraints back this up."""
+    if not or_number.isprintable():
+        raise ValidationError(
+            {"or_number": ["Use visible characters only (no control or invisible characters)."]}
+        )
+    if Transaction.objects.filter(or_number__iexact=or_number).exists():
+        raise ValidationError({"or_number": ["A transaction with this OR number already exists."]})
+
+
 def or_number_next(*, year: int) -> str:
     """The next free ``OR-<year>-NNNNNN``. Must run inside the caller's atomic block."""
     OrNumberSequence.objects.get_or_create(year=year)
@@ -63,7 +89,7 @@ def or_number_next(*, year: int) -> str:
     while True:
         sequence.last_value += 1
         candidate = f"OR-{year}-{sequence.last_value:06d}"
-        if not Transaction.objects.filter(or_number=candidate).exists():
+        if not Transaction.objects.filter(or_number__iexact=candidate).exists():
             break
     sequence.save(update_fields=["last_value"])
     return candidate
@@ -84,8 +110,10 @@ def transaction_create(
     if payment_mode not in PaymentMode.values:
         raise ValidationError({"payment_mode": [f'"{payment_mode}" is not a valid choice.']})
     or_number = (or_number or "").strip() or None
-    if or_number and Transaction.objects.filter(or_number=or_number).exists():
-        raise ValidationError({"or_number": ["A transaction with this OR number already exists."]})
+    if or_number is not None:
+        _or_number_check(or_number)
+    if transaction_date is not None:
+        _transaction_date_check(transaction_date)
     for attempt in range(1, OR_NUMBER_ATTEMPTS + 1):
         try:
             with db_transaction.atomic():

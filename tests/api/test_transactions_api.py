@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from payments.services import settlement_record
 from transactions.models import Transaction
@@ -92,6 +94,48 @@ def test_duplicate_or_number_is_400(api, sales, customer, make_transaction):
     )
     assert resp.status_code == 400
     assert "already exists" in resp.json()["or_number"][0]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        lambda taken: taken.lower(),  # "or-2026-000001" is "OR-2026-000001" to the list filter
+        lambda taken: taken + "\u200b",  # an invisible character, and a look-alike number
+        lambda taken: "OR\t7",
+    ],
+)
+def test_an_or_number_that_only_looks_new_is_400(api, sales, customer, make_transaction, typed):
+    taken = make_transaction("10.00").or_number
+    resp = api(sales).post(
+        "/api/transactions/",
+        {"customer": customer.pk, "amount": "5.00", "or_number": typed(taken)},
+        format="json",
+    )
+    assert resp.status_code == 400
+    assert list(resp.json()) == ["or_number"]
+    assert Transaction.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("offset", "status"),
+    [
+        (dt.timedelta(days=-3650), 201),  # a sale entered late is fine
+        (dt.timedelta(hours=20), 201),  # within a day ahead: a till's clock, a time zone
+        (dt.timedelta(days=2), 400),
+        (dt.timedelta(days=365 * 7000), 400),  # year 9999: would sort first everywhere
+        (dt.datetime(1999, 12, 31, tzinfo=dt.UTC) - timezone.now(), 400),
+    ],
+)
+def test_the_sale_date_must_be_a_plausible_one(api, sales, customer, offset, status):
+    when = timezone.now() + offset
+    resp = api(sales).post(
+        "/api/transactions/",
+        {"customer": customer.pk, "amount": "5.00", "transaction_date": when.isoformat()},
+        format="json",
+    )
+    assert resp.status_code == status, resp.content
+    if status == 400:
+        assert list(resp.json()) == ["transaction_date"]
 
 
 def test_body_that_is_not_json_is_400_with_detail(api, sales):
