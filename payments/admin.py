@@ -5,12 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from transactions.forms import MoneyFormField
 from transactions.selectors import transactions_visible_to
 
 from .models import PaymentSettlement
@@ -42,10 +44,18 @@ class PaymentSettlementAdmin(admin.ModelAdmin):
     search_fields = ["transaction__or_number", "transaction__customer__name", "notes"]
     list_select_related = ["transaction", "cashier"]
     autocomplete_fields = ["transaction"]
+    formfield_overrides = {models.DecimalField: {"form_class": MoneyFormField}}
 
     def get_queryset(self, request):
         visible = transactions_visible_to(request.user)
         return super().get_queryset(request).filter(transaction__in=visible)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "transaction":
+            # A transaction this user may not see is "not a valid choice", exactly like one
+            # that does not exist (the API's 404): its existence is not for them to learn.
+            kwargs["queryset"] = transactions_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

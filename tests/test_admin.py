@@ -192,3 +192,78 @@ def test_correcting_the_amount_keeps_a_cashier_who_has_lost_the_role(
     assert response.status_code == 302
     txn.refresh_from_db()
     assert (txn.amount, txn.cashier) == (Decimal("250.00"), cashier)
+
+
+def test_the_people_filters_name_only_people_on_visible_transactions(
+    client, staff, sales, sales2, cashier, cashier2, make_transaction
+):
+    mine = make_transaction("10.00", created_by=sales)
+    settlement_record(transaction=mine, amount="5.00", payment_mode="cash", recorded_by=cashier)
+    make_transaction("30.00", created_by=sales)  # sam's other sale, still in the queue
+    theirs = make_transaction("20.00", created_by=sales2)
+    settlement_record(transaction=theirs, amount="5.00", payment_mode="cash", recorded_by=cashier2)
+    client.force_login(sales)
+    page = client.get(reverse("admin:transactions_transaction_changelist"))
+    choices = {
+        spec.title: [str(user) for _pk, user in spec.lookup_choices]
+        for spec in page.context["cl"].filter_specs
+        if hasattr(spec, "lookup_choices")
+    }
+    # The cashier filter offers carla (on sam's sale) and nobody else: not carlo (on sofia's
+    # sale), not the admin, not every account as it did.
+    assert choices == {"cashier": ["carla"]}, choices
+    html = page.content.decode()
+    assert mine.or_number in html and theirs.or_number not in html
+    for hidden in ("carlo", "sofia", "ada"):
+        assert f">{hidden}<" not in html, hidden
+
+
+def test_a_hidden_transaction_is_not_a_valid_choice_for_a_payment(
+    client, staff, cashier, cashier2, make_transaction
+):
+    theirs = make_transaction("100.00")
+    settlement_record(transaction=theirs, amount="5.00", payment_mode="cash", recorded_by=cashier2)
+    client.force_login(cashier)
+    url = reverse("admin:payments_paymentsettlement_add")
+    answers = []
+    for pk in (theirs.pk, 987654321):  # carlo's transaction, and one that does not exist
+        page = client.post(url, {"transaction": pk, "amount": "1.00", "payment_mode": "cash"})
+        assert page.status_code == 200
+        answers.append(page.context["adminform"].form.errors["transaction"])
+    assert answers[0] == answers[1]  # the same answer: nothing learnt about carlo's sale
+    assert PaymentSettlement.objects.filter(cashier=cashier).count() == 0
+
+
+@pytest.mark.parametrize("typed", ["1e3", "1E+2", "\u0661\u0662", "12.345", " "])
+def test_admin_money_is_read_as_the_api_reads_it(client, staff, cashier, make_transaction, typed):
+    txn = make_transaction("5000.00")
+    client.force_login(cashier)
+    page = client.post(
+        reverse("admin:payments_paymentsettlement_add"),
+        {"transaction": txn.pk, "amount": typed, "payment_mode": "cash"},
+    )
+    assert page.status_code == 200
+    assert page.context["adminform"].form.errors["amount"]
+    assert not PaymentSettlement.objects.filter(transaction=txn).exists()
+
+
+def test_admin_money_in_plain_decimals_is_accepted(client, staff, cashier, make_transaction):
+    txn = make_transaction("5000.00")
+    client.force_login(cashier)
+    page = client.post(
+        reverse("admin:payments_paymentsettlement_add"),
+        {"transaction": txn.pk, "amount": " 1000.5 ", "payment_mode": "cash"},
+    )
+    assert page.status_code == 302
+    assert PaymentSettlement.objects.get(transaction=txn).amount == Decimal("1000.50")
+
+
+def test_the_cashier_field_offers_cashiers_and_admins_only(
+    client, staff, admin_user, cashier, sales, make_transaction
+):
+    txn = make_transaction("100.00")
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:transactions_transaction_change", args=[txn.pk]))
+    offered = set(page.context["adminform"].form.fields["cashier"].queryset)
+    assert cashier in offered and admin_user in offered
+    assert sales not in offered

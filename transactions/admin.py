@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db import transaction as db_transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -14,8 +15,9 @@ from django.urls import reverse
 from payments.models import PaymentSettlement
 
 from .exceptions import DomainConflict
+from .forms import MoneyFormField
 from .models import Customer, Transaction
-from .selectors import transactions_visible_to
+from .selectors import transactions_visible_to, users_assignable_as_cashier
 from .services import transaction_create, transaction_delete, transaction_update
 
 
@@ -63,7 +65,14 @@ class TransactionAdmin(admin.ModelAdmin):
         "cashier",
         "transaction_date",
     ]
-    list_filter = ["payment_status", "payment_mode", "transaction_date", "sales_agent", "cashier"]
+    list_filter = [
+        "payment_status",
+        "payment_mode",
+        "transaction_date",
+        # Only the people on transactions this user may see, not every account.
+        ("sales_agent", admin.RelatedOnlyFieldListFilter),
+        ("cashier", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["or_number", "customer__name"]
     list_select_related = ["customer", "sales_agent", "cashier"]
     readonly_fields = [
@@ -78,10 +87,20 @@ class TransactionAdmin(admin.ModelAdmin):
     date_hierarchy = "transaction_date"
     inlines = [SettlementInline]
 
+    formfield_overrides = {models.DecimalField: {"form_class": MoneyFormField}}
+
     def get_queryset(self, request):
         return transactions_visible_to(request.user).select_related(
             "customer", "sales_agent", "cashier"
         )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        cashier = form.base_fields.get("cashier")
+        if cashier is not None:  # cashiers and admins, not every account
+            keeping = obj.cashier_id if obj is not None else None
+            cashier.queryset = users_assignable_as_cashier(keeping=keeping)
+        return form
 
     def get_fields(self, request, obj=None):
         if obj is None:

@@ -42,6 +42,18 @@ def user_roles(user: User | None) -> frozenset[Role]:
     return result
 
 
+def users_assignable_as_cashier(*, keeping: int | None = None) -> QuerySet:
+    """Active users who may handle a transaction's payments: cashiers and admins
+    (superusers count as admins); and the user ``keeping``, a transaction's current
+    cashier, even one who has lost the role since."""
+    eligible = Q(is_active=True) & (
+        Q(groups__name__in=[Role.CASHIER, Role.ADMIN]) | Q(is_superuser=True)
+    )
+    if keeping is not None:
+        eligible |= Q(pk=keeping)
+    return get_user_model().objects.filter(eligible).distinct().order_by("username")
+
+
 def roles_held(*, group_names: Iterable[str | None], is_superuser: bool) -> frozenset[Role]:
     """The roles of a user in these groups (a superuser counts as admin): the one rule,
     for ``user_roles``, ``user_with_roles`` and the websockets' re-check."""
