@@ -62,7 +62,7 @@ def test_bench_light_run_records_its_figures(bench_database_url, tmp_path):
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 1
     run = json.loads(lines[0])
-    assert run["scenario"] == "light"
+    assert (run["scenario"], run["layer"]) == ("light", "pubsub")
     figures = run["figures"]
     assert figures["ok"] is True
     assert figures["settlements_ok"] >= 20
