@@ -8,6 +8,9 @@ The services raise Django's ``ValidationError`` (with a field dict), ``Permissio
 
 from __future__ import annotations
 
+import logging
+
+from django import db
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -19,6 +22,19 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from transactions.exceptions import DomainConflict
+
+from .db_health import database_unreachable, pool_sweep
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "The database connection was lost; try again. (A payment retried with the same "
+        "Idempotency-Key is never recorded twice.)"
+    )
+    default_code = "database_unavailable"
 
 
 class Conflict(exceptions.APIException):
@@ -37,6 +53,13 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, DomainConflict):
         exc = Conflict(exc.message)
+    elif isinstance(exc, db.OperationalError | db.InterfaceError) and database_unreachable():
+        # PostgreSQL restarted or is down: not a bug of this request (escashop/db_health.py).
+        logger.warning("%s: %s", type(exc).__name__, exc)
+        pool_sweep()
+        response = drf_exception_handler(DatabaseUnavailable(), context)
+        response["Retry-After"] = "1"
+        return response
     return drf_exception_handler(exc, context)
 
 
@@ -71,6 +94,10 @@ ERROR_DESCRIPTIONS = {
     ),
     "404": "No such object, or not visible to this user (or a page past the last).",
     "429": "Too many attempts; retry after the number of seconds in `Retry-After`.",
+    "503": (
+        "The database connection was lost (PostgreSQL restarting): retry after `Retry-After` "
+        "seconds; a payment retried with the same `Idempotency-Key` is never recorded twice."
+    ),
 }
 
 
@@ -106,6 +133,7 @@ class AutoSchema(SpectacularAutoSchema):
             codes["404"] = ERROR_DESCRIPTIONS["404"]
         if self.view.get_throttles():
             codes["429"] = ERROR_DESCRIPTIONS["429"]
+        codes["503"] = ERROR_DESCRIPTIONS["503"]  # every operation reads the database
         declared = getattr(self.view, "error_responses", {})
         key = getattr(self.view, "action", None) or self.method.lower()
         codes.update({str(code): text for code, text in declared.get(key, {}).items()})
@@ -118,7 +146,7 @@ class AutoSchema(SpectacularAutoSchema):
         else:
             schema = detail
         response = {"description": description, "content": {"application/json": {"schema": schema}}}
-        if code == "429":
+        if code in ("429", "503"):
             response["headers"] = {
                 "Retry-After": {
                     "description": "Seconds until another attempt is allowed.",

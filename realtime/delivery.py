@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import time
 from collections import deque
@@ -36,9 +37,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django import db
 from django.conf import settings
 from django.db import connection
 
+from escashop.db_health import database_unreachable, pool_sweep
 from transactions.choices import Role
 from transactions.selectors import Audience, users_roles
 
@@ -77,8 +80,19 @@ def reads_share_the_sync_thread() -> bool:
 
 def db_read(func: Callable) -> Callable[..., Awaitable]:
     """Run a read in a worker thread; on PostgreSQL in the shared pool so that many
-    connections' reads run in parallel."""
-    return database_sync_to_async(func, thread_sensitive=reads_share_the_sync_thread())
+    connections' reads run in parallel. A read that finds the database connection lost
+    sweeps the pool's dead connections before raising (escashop/db_health.py)."""
+
+    @functools.wraps(func)
+    def read(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (db.OperationalError, db.InterfaceError):
+            if database_unreachable():
+                pool_sweep()
+            raise
+
+    return database_sync_to_async(read, thread_sensitive=reads_share_the_sync_thread())
 
 
 @dataclass(frozen=True, slots=True)

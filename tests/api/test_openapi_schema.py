@@ -102,8 +102,10 @@ def test_every_error_response_is_described(schema):
     assert "Idempotency-Key" in create["responses"]["409"]["description"]
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in create["parameters"])
     login = schema["paths"]["/api/auth/token/"]["post"]["responses"]
-    assert set(login) == {"200", "400", "401", "429"}
+    assert set(login) == {"200", "400", "401", "429", "503"}
     assert "Retry-After" in login["429"]["headers"]
+    assert all("503" in op["responses"] for _path, _method, op in operations(schema))
+    assert "Retry-After" in login["503"]["headers"]
 
 
 def test_field_errors_are_described_as_lists_of_messages(schema):

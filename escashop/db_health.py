@@ -1,0 +1,42 @@
+"""Recovering from a lost database connection (PostgreSQL restarted, or failed over).
+
+With ``DJANGO_DB_POOL`` each process keeps its connections open. When PostgreSQL restarts,
+every idle one is dead, and each would fail the next request that took it: a burst of
+errors, one per pooled connection. The first request (or websocket read) to meet one
+sweeps the pool instead (psycopg_pool's ``check()``: every idle connection is tried, the
+dead ones replaced), so the requests after it get working connections. The request that
+met it is answered 503 with ``Retry-After`` (``escashop.api_errors``): nothing it did was
+committed, unless the connection died during the COMMIT itself, which is why a payment
+retried with the same ``Idempotency-Key`` is never recorded twice.
+
+Checking every connection before each use (Django's ``CONN_HEALTH_CHECKS``) would cost a
+round trip per request, and psycopg_pool sleeps with a growing backoff after each failed
+check: with eight dead connections, the first request after a restart waited 7 s.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import connection as default_connection
+
+logger = logging.getLogger(__name__)
+
+
+def database_unreachable(connection=default_connection) -> bool:
+    """After a database error: whether the connection itself is gone (lost, or none could be
+    had), rather than the statement refused."""
+    raw = connection.connection
+    return raw is None or raw.closed or getattr(raw, "broken", False)
+
+
+def pool_sweep(connection=default_connection) -> None:
+    """Test the pool's idle connections now and replace the dead ones (no pool: nothing)."""
+    pool = getattr(connection, "pool", None)
+    if pool is None:
+        return
+    logger.warning("database connection lost: checking the pool's idle connections")
+    try:
+        pool.check()
+    except Exception:  # the database may still be down: the next request tries again
+        logger.exception("database pool check failed")

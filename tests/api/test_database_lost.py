@@ -1,0 +1,82 @@
+"""PostgreSQL restarts under a pooled daphne: one 503 to retry, not a 500 per pooled connection.
+
+A restart ends every session; each connection the pool keeps is then dead. Before, each
+one failed the next request that took it (an HTML 500 each). Now the first request to meet
+one sweeps the pool (escashop/db_health.py) and answers 503 with Retry-After; the rest get
+fresh connections. The restart is what PostgreSQL does to the sessions of this daphne
+only: ``pg_terminate_backend`` on them (found by their application name), so other tests'
+servers are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from rest_framework_simplejwt.tokens import AccessToken
+
+from tests.support.daphne import DaphneServer
+from tests.support.daphne import test_database_url as database_url
+from tests.support.services import require_postgres
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+APPLICATION = "escashop-test-db-lost"
+
+
+def _get(server: DaphneServer, token: str) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(
+        f"{server.base_url}/api/transactions/", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read()), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = {"not json": body[:200].decode(errors="replace")}
+        return exc.code, parsed, dict(exc.headers)
+
+
+def _end_server_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            [APPLICATION],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_restart_costs_one_503_not_a_500_per_pooled_connection(admin_user):
+    require_postgres()
+    server = DaphneServer(
+        extra_env={
+            "DATABASE_URL": f"{database_url()}?application_name={APPLICATION}",
+            "DJANGO_DB_POOL": "1",
+            "DJANGO_DB_POOL_MIN": "6",
+        }
+    ).start()
+    try:
+        token = str(AccessToken.for_user(admin_user))
+        with ThreadPoolExecutor(6) as pool:  # every pooled connection used and kept
+            assert [r[0] for r in pool.map(lambda _: _get(server, token), range(12))] == [200] * 12
+        assert _end_server_sessions() >= 6
+
+        answers = [_get(server, token) for _ in range(10)]
+        codes = [status for status, _body, _headers in answers]
+        assert 500 not in codes, answers
+        assert codes[0] in (200, 503)
+        assert codes[1:] == [200] * 9, codes  # the pool was swept after the first
+        for status, body, headers in answers:
+            if status == 503:
+                assert "try again" in body["detail"]
+                assert headers["Retry-After"] == "1"
+    finally:
+        server.stop()
