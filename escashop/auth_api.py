@@ -3,19 +3,22 @@
 Logins are throttled two ways (rates in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]):
 failed attempts per username, so one account's password cannot be guessed, and all attempts
 per client address, so one client cannot sweep many usernames. Counts live in the default
-cache (Redis when REDIS_URL is set), so every daphne process shares them.
+cache (Redis when REDIS_URL is set), so every daphne process shares them. The Django
+admin's login page (``admin_login``) is held to the same limits with the same counts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 from collections.abc import Mapping
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
@@ -59,10 +62,13 @@ class LoginFailureThrottle(_LoginThrottle):
         username = data.get("username") if isinstance(data, Mapping) else None
         # Counted for the account the login would reach, read as the serializer's CharField
         # reads it: a JSON number 1001 logs in as "1001", and the username is trimmed, so
-        # " carla" and "carla " are carla's attempts.
+        # " carla" and "carla " are carla's attempts. NFKC as Django's login form reads it:
+        # on the admin's login page a full-width "a" (U+FF41) in "ada" still signs in as "ada".
         if isinstance(username, int | float) and not isinstance(username, bool):
             username = str(username)
-        username = username.strip() if isinstance(username, str) else None
+        username = (
+            unicodedata.normalize("NFKC", username).strip() if isinstance(username, str) else None
+        )
         if not username:
             return None  # the serializer refuses the request anyway
         # Hashed: any string may arrive here, and cache keys must stay short and plain.
@@ -122,6 +128,7 @@ class LoginView(TokenObtainPairView):
         return response
 
 
+@sensitive_post_parameters()
 @never_cache
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The Django admin's login page under the API login's throttles, with the same counts

@@ -87,6 +87,16 @@ def test_the_admin_login_is_throttled_and_shares_the_api_logins_counts(admin_use
     assert_throttled(login("ada", "ada-pass-123"))
 
 
+def test_the_admin_logins_other_spellings_of_a_username_share_its_count(admin_user):
+    # Django's login form reads usernames in NFKC: full-width letters sign in as "ada".
+    admin_user.is_staff = True
+    admin_user.save()
+    fail("ada", 10)
+    for spelling in ("\uff41da", "\uff41\uff44\uff41", " ada "):
+        assert admin_login(spelling, "wrong").status_code == 429, spelling
+        assert admin_login(spelling, "ada-pass-123").status_code == 429, spelling
+
+
 def test_an_admin_login_success_clears_the_failures(admin_user):
     admin_user.is_staff = True
     admin_user.save()
