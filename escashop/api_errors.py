@@ -55,7 +55,8 @@ def exception_handler(exc, context):
         exc = Conflict(exc.message)
     elif isinstance(exc, db.OperationalError | db.InterfaceError) and database_unreachable():
         # PostgreSQL restarted or is down: not a bug of this request (escashop/db_health.py).
-        logger.warning("%s: %s", type(exc).__name__, exc)
+        # With the traceback: a 503 that never clears is a misconfiguration to find.
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc, exc_info=exc)
         pool_sweep()
         response = drf_exception_handler(DatabaseUnavailable(), context)
         response["Retry-After"] = "1"

@@ -19,18 +19,22 @@ from __future__ import annotations
 import logging
 
 from django.db import connection as default_connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger(__name__)
 
 
-def database_unreachable(connection=default_connection) -> bool:
-    """After a database error: whether the connection itself is gone (lost, or none could be
-    had), rather than the statement refused."""
+def database_unreachable(connection: BaseDatabaseWrapper = default_connection) -> bool:
+    """After a database error: whether PostgreSQL's connection itself is gone (lost, or none
+    could be had), rather than the statement refused. Other databases: never (SQLite's
+    errors, "database is locked" say, are about the statement or the file)."""
+    if connection.vendor != "postgresql":
+        return False
     raw = connection.connection
-    return raw is None or raw.closed or getattr(raw, "broken", False)
+    return raw is None or raw.closed or raw.broken
 
 
-def pool_sweep(connection=default_connection) -> None:
+def pool_sweep(connection: BaseDatabaseWrapper = default_connection) -> None:
     """Test the pool's idle connections now and replace the dead ones (no pool: nothing)."""
     pool = getattr(connection, "pool", None)
     if pool is None:

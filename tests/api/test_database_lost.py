@@ -71,12 +71,11 @@ def test_a_restart_costs_one_503_not_a_500_per_pooled_connection(admin_user):
 
         answers = [_get(server, token) for _ in range(10)]
         codes = [status for status, _body, _headers in answers]
-        assert 500 not in codes, answers
-        assert codes[0] in (200, 503)
-        assert codes[1:] == [200] * 9, codes  # the pool was swept after the first
-        for status, body, headers in answers:
-            if status == 503:
-                assert "try again" in body["detail"]
-                assert headers["Retry-After"] == "1"
+        # Nothing took a connection since the sessions ended (no websocket is open): the
+        # first request gets a dead one, and it alone fails.
+        assert codes == [503] + [200] * 9, answers
+        _status, body, headers = answers[0]
+        assert "try again" in body["detail"]
+        assert headers["Retry-After"] == "1"
     finally:
         server.stop()
