@@ -267,3 +267,29 @@ def test_the_cashier_field_offers_cashiers_and_admins_only(
     offered = set(page.context["adminform"].form.fields["cashier"].queryset)
     assert cashier in offered and admin_user in offered
     assert sales not in offered
+
+
+def test_the_add_form_refuses_a_bad_or_number_and_date_at_their_fields(
+    client, staff, customer, make_transaction
+):
+    taken = make_transaction("10.00").or_number
+    client.force_login(staff)
+    page = client.post(
+        reverse("admin:transactions_transaction_add"),
+        {
+            "customer": customer.pk,
+            "or_number": taken.lower(),
+            "amount": "75.00",
+            "payment_mode": "cash",
+            "transaction_date_0": "9999-12-31",
+            "transaction_date_1": "10:00:00",
+            "settlements-TOTAL_FORMS": 0,
+            "settlements-INITIAL_FORMS": 0,
+        },
+    )
+    assert page.status_code == 200  # the form again, with what was typed
+    errors = page.context["adminform"].form.errors
+    assert "already exists" in errors["or_number"][0]
+    assert "future" in errors["transaction_date"][0]
+    assert taken.lower() in page.content.decode()
+    assert Transaction.objects.count() == 1

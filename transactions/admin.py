@@ -15,7 +15,7 @@ from django.urls import reverse
 from payments.models import PaymentSettlement
 
 from .exceptions import DomainConflict
-from .forms import MoneyFormField
+from .forms import MoneyFormField, TransactionAddForm
 from .models import Customer, Transaction
 from .selectors import transactions_visible_to, users_assignable_as_cashier
 from .services import transaction_create, transaction_delete, transaction_update
@@ -95,6 +95,8 @@ class TransactionAdmin(admin.ModelAdmin):
         )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = TransactionAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
         cashier = form.base_fields.get("cashier")
         if cashier is not None:  # cashiers and admins, not every account

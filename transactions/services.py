@@ -54,22 +54,23 @@ def customer_update(*, customer: Customer, **fields: str) -> Customer:
 OR_NUMBER_ATTEMPTS = 3
 
 
-#: The earliest sale date accepted, and how far ahead of the server's clock one may be
-#: (a till whose clock runs a little fast, or a sale entered just after midnight elsewhere).
-EARLIEST_TRANSACTION_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+#: The earliest sale date accepted (in the shop's time zone), and how far ahead of the
+#: server's clock one may be (a till whose clock runs a little fast).
+EARLIEST_TRANSACTION_DATE = dt.date(2000, 1, 1)
 TRANSACTION_DATE_LEEWAY = dt.timedelta(days=1)
 
 
-def _transaction_date_check(when: dt.datetime) -> None:
-    """A sale happened: not in the future (beyond the leeway), not before 2000. A year-9999
-    date would sort first in every list, every cashier's queue included."""
+def transaction_date_check(when: dt.datetime) -> None:
+    """A sale happened: not in the future (beyond the leeway), not before 2000 in the shop's
+    time zone. A year-9999 date would sort first in every list, every cashier's queue
+    included."""
     if when > timezone.now() + TRANSACTION_DATE_LEEWAY:
         raise ValidationError({"transaction_date": ["A sale cannot be dated in the future."]})
-    if when < EARLIEST_TRANSACTION_DATE:
+    if timezone.localdate(when) < EARLIEST_TRANSACTION_DATE:
         raise ValidationError({"transaction_date": ["A sale cannot be dated before 2000."]})
 
 
-def _or_number_check(or_number: str) -> None:
+def or_number_check(or_number: str) -> None:
     """A typed-in OR number: visible characters only, and unique whatever its case ("or-1"
     is "OR-1"; the list's filter finds them alike). The unique constraints back this up."""
     if not or_number.isprintable():
@@ -111,9 +112,9 @@ def transaction_create(
         raise ValidationError({"payment_mode": [f'"{payment_mode}" is not a valid choice.']})
     or_number = (or_number or "").strip() or None
     if or_number is not None:
-        _or_number_check(or_number)
+        or_number_check(or_number)
     if transaction_date is not None:
-        _transaction_date_check(transaction_date)
+        transaction_date_check(transaction_date)
     for attempt in range(1, OR_NUMBER_ATTEMPTS + 1):
         try:
             with db_transaction.atomic():

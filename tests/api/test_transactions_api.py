@@ -123,7 +123,16 @@ def test_an_or_number_that_only_looks_new_is_400(api, sales, customer, make_tran
         (dt.timedelta(hours=20), 201),  # within a day ahead: a till's clock, a time zone
         (dt.timedelta(days=2), 400),
         (dt.timedelta(days=365 * 7000), 400),  # year 9999: would sort first everywhere
-        (dt.datetime(1999, 12, 31, tzinfo=dt.UTC) - timezone.now(), 400),
+        (
+            dt.datetime(1999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+            - timezone.now(),
+            400,
+        ),
+        # The first of January 2000 in Manila, still 1999 in UTC: the shop's own date counts.
+        (
+            dt.datetime(2000, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=8))) - timezone.now(),
+            201,
+        ),
     ],
 )
 def test_the_sale_date_must_be_a_plausible_one(api, sales, customer, offset, status):
