@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from payments.services import settlement_record
 from transactions.choices import PaymentStatus
 from transactions.exceptions import DomainConflict
 from transactions.models import Transaction
-from transactions.services import transaction_delete, transaction_update
+from transactions.services import transaction_date_check, transaction_delete, transaction_update
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +125,11 @@ def test_only_admin_deletes(make_transaction, sales):
     with pytest.raises(PermissionDenied):
         transaction_delete(transaction=txn, deleted_by=sales)
     assert Transaction.objects.filter(pk=txn.pk).exists()
+
+
+def test_a_naive_sale_date_is_read_in_the_shops_time_zone():
+    transaction_date_check(dt.datetime(2000, 1, 1, 5))  # Manila's first morning of 2000
+    with pytest.raises(ValidationError):
+        transaction_date_check(dt.datetime(1999, 12, 31, 23))
+    with pytest.raises(ValidationError):
+        transaction_date_check(dt.datetime(9999, 12, 31))

@@ -63,7 +63,9 @@ TRANSACTION_DATE_LEEWAY = dt.timedelta(days=1)
 def transaction_date_check(when: dt.datetime) -> None:
     """A sale happened: not in the future (beyond the leeway), not before 2000 in the shop's
     time zone. A year-9999 date would sort first in every list, every cashier's queue
-    included."""
+    included. (A naive datetime is read in the shop's time zone, as Django would store it.)"""
+    if timezone.is_naive(when):
+        when = timezone.make_aware(when)
     if when > timezone.now() + TRANSACTION_DATE_LEEWAY:
         raise ValidationError({"transaction_date": ["A sale cannot be dated in the future."]})
     if timezone.localdate(when) < EARLIEST_TRANSACTION_DATE:
