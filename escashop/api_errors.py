@@ -8,9 +8,6 @@ The services raise Django's ``ValidationError`` (with a field dict), ``Permissio
 
 from __future__ import annotations
 
-import logging
-
-from django import db
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -23,9 +20,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from transactions.exceptions import DomainConflict
 
-from .db_health import database_unreachable, pool_sweep
-
-logger = logging.getLogger(__name__)
+from .db_health import database_lost
 
 
 class DatabaseUnavailable(exceptions.APIException):
@@ -53,11 +48,8 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, DomainConflict):
         exc = Conflict(exc.message)
-    elif isinstance(exc, db.OperationalError | db.InterfaceError) and database_unreachable():
+    elif database_lost(exc):
         # PostgreSQL restarted or is down: not a bug of this request (escashop/db_health.py).
-        # With the traceback: a 503 that never clears is a misconfiguration to find.
-        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc, exc_info=exc)
-        pool_sweep()
         response = drf_exception_handler(DatabaseUnavailable(), context)
         response["Retry-After"] = "1"
         return response

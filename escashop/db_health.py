@@ -5,7 +5,8 @@ every idle one is dead, and each would fail the next request that took it: a bur
 errors, one per pooled connection. The first request (or websocket read) to meet one
 sweeps the pool instead (psycopg_pool's ``check()``: every idle connection is tried, the
 dead ones replaced), so the requests after it get working connections. The request that
-met it is answered 503 with ``Retry-After`` (``escashop.api_errors``): nothing it did was
+met it is answered 503 with ``Retry-After`` (JSON from the API, ``escashop.api_errors``;
+plain text from other pages, ``DatabaseLostMiddleware``): nothing it did was
 committed, unless the connection died during the COMMIT itself, which is why a payment
 retried with the same ``Idempotency-Key`` is never recorded twice.
 
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import logging
 
+from django import db
 from django.db import connection as default_connection
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +47,35 @@ def pool_sweep(connection: BaseDatabaseWrapper = default_connection) -> None:
         pool.check()
     except Exception:  # the database may still be down: the next request tries again
         logger.exception("database pool check failed")
+
+
+def database_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database connection lost (or none to be had); if so, log it
+    with its traceback (a 503 that never clears is a misconfiguration to find) and sweep
+    the pool."""
+    if not (isinstance(exc, db.OperationalError | db.InterfaceError) and database_unreachable()):
+        return False
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, exc, exc_info=exc)
+    pool_sweep()
+    return True
+
+
+class DatabaseLostMiddleware:
+    """The same for pages outside the API (the Django admin): 503, not an HTML 500."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not database_lost(exception):
+            return None
+        response = HttpResponse(
+            "The database connection was lost. Reload the page in a moment.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = "1"
+        return response

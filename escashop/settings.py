@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A lost database connection on a page outside the API: 503 and the pool swept.
+    "escashop.db_health.DatabaseLostMiddleware",
 ]
 
 ROOT_URLCONF = "escashop.urls"

@@ -37,11 +37,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
-from django import db
 from django.conf import settings
 from django.db import connection
 
-from escashop.db_health import database_unreachable, pool_sweep
+from escashop.db_health import database_lost
 from transactions.choices import Role
 from transactions.selectors import Audience, users_roles
 
@@ -87,9 +86,8 @@ def db_read(func: Callable) -> Callable[..., Awaitable]:
     def read(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (db.OperationalError, db.InterfaceError):
-            if database_unreachable():
-                pool_sweep()
+        except Exception as exc:
+            database_lost(exc)  # sweeps the pool when the connection itself is gone
             raise
 
     return database_sync_to_async(read, thread_sensitive=reads_share_the_sync_thread())

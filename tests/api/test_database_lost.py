@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
+from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.support.daphne import DaphneServer
@@ -77,5 +78,38 @@ def test_a_restart_costs_one_503_not_a_500_per_pooled_connection(admin_user):
         _status, body, headers = answers[0]
         assert "try again" in body["detail"]
         assert headers["Retry-After"] == "1"
+    finally:
+        server.stop()
+
+
+def test_an_admin_page_meeting_a_dead_connection_is_a_503_and_sweeps_too(admin_user):
+    require_postgres()
+    admin_user.is_staff = True
+    admin_user.save()
+    client = Client()
+    client.force_login(admin_user)  # a session row the server reads on every admin page
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    server = DaphneServer(
+        extra_env={
+            "DATABASE_URL": f"{database_url()}?application_name={APPLICATION}",
+            "DJANGO_DB_POOL": "1",
+            "DJANGO_DB_POOL_MIN": "4",
+        }
+    ).start()
+
+    def admin_index() -> tuple[int, str]:
+        request = urllib.request.Request(f"{server.base_url}/admin/", headers={"Cookie": cookie})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status, ""
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")
+
+    try:
+        assert admin_index()[0] == 200
+        assert _end_server_sessions() >= 1
+        answers = [admin_index() for _ in range(6)]
+        assert [status for status, _text in answers] == [503] + [200] * 5, answers
+        assert "Reload the page" in answers[0][1]
     finally:
         server.stop()
