@@ -28,6 +28,12 @@ def staff(admin_user, cashier, sales, sales2):
     return admin_user
 
 
+def pay_in_admin(client, transaction_id: int, amount: str, *, follow: bool = False, **fields):
+    """POST the admin's add-payment form (cash unless ``payment_mode`` says otherwise)."""
+    data = {"transaction": transaction_id, "amount": amount, "payment_mode": "cash", **fields}
+    return client.post(reverse("admin:payments_paymentsettlement_add"), data, follow=follow)
+
+
 def test_admin_changelist_lists_and_searches(client, staff, make_transaction):
     txn = make_transaction("1500.00")
     client.force_login(staff)
@@ -53,10 +59,7 @@ def test_recording_a_payment_in_admin_goes_through_the_service(
 ):
     txn = make_transaction("1000.00")
     client.force_login(cashier)
-    response = client.post(
-        reverse("admin:payments_paymentsettlement_add"),
-        {"transaction": txn.pk, "amount": "400.00", "payment_mode": "gcash", "notes": "counter 2"},
-    )
+    response = pay_in_admin(client, txn.pk, "400.00", payment_mode="gcash", notes="counter 2")
     assert response.status_code == 302
     txn.refresh_from_db()
     assert (txn.paid_amount, txn.payment_status, txn.cashier) == (
@@ -70,11 +73,7 @@ def test_recording_a_payment_in_admin_goes_through_the_service(
 def test_admin_overpayment_is_refused_with_a_message(client, staff, cashier, make_transaction):
     txn = make_transaction("100.00")
     client.force_login(cashier)
-    response = client.post(
-        reverse("admin:payments_paymentsettlement_add"),
-        {"transaction": txn.pk, "amount": "150.00", "payment_mode": "cash"},
-        follow=True,
-    )
+    response = pay_in_admin(client, txn.pk, "150.00", follow=True)
     assert "remaining balance of 100.00" in response.content.decode()
     assert PaymentSettlement.objects.count() == 0
 
@@ -224,10 +223,9 @@ def test_a_hidden_transaction_is_not_a_valid_choice_for_a_payment(
     theirs = make_transaction("100.00")
     settlement_record(transaction=theirs, amount="5.00", payment_mode="cash", recorded_by=cashier2)
     client.force_login(cashier)
-    url = reverse("admin:payments_paymentsettlement_add")
     answers = []
     for pk in (theirs.pk, 987654321):  # carlo's transaction, and one that does not exist
-        page = client.post(url, {"transaction": pk, "amount": "1.00", "payment_mode": "cash"})
+        page = pay_in_admin(client, pk, "1.00")
         assert page.status_code == 200
         answers.append(page.context["adminform"].form.errors["transaction"])
     assert answers[0] == answers[1]  # the same answer: nothing learnt about carlo's sale
@@ -238,10 +236,7 @@ def test_a_hidden_transaction_is_not_a_valid_choice_for_a_payment(
 def test_admin_money_is_read_as_the_api_reads_it(client, staff, cashier, make_transaction, typed):
     txn = make_transaction("5000.00")
     client.force_login(cashier)
-    page = client.post(
-        reverse("admin:payments_paymentsettlement_add"),
-        {"transaction": txn.pk, "amount": typed, "payment_mode": "cash"},
-    )
+    page = pay_in_admin(client, txn.pk, typed)
     assert page.status_code == 200
     assert page.context["adminform"].form.errors["amount"]
     assert not PaymentSettlement.objects.filter(transaction=txn).exists()
@@ -250,10 +245,7 @@ def test_admin_money_is_read_as_the_api_reads_it(client, staff, cashier, make_tr
 def test_admin_money_in_plain_decimals_is_accepted(client, staff, cashier, make_transaction):
     txn = make_transaction("5000.00")
     client.force_login(cashier)
-    page = client.post(
-        reverse("admin:payments_paymentsettlement_add"),
-        {"transaction": txn.pk, "amount": " 1000.5 ", "payment_mode": "cash"},
-    )
+    page = pay_in_admin(client, txn.pk, " 1000.5 ")
     assert page.status_code == 302
     assert PaymentSettlement.objects.get(transaction=txn).amount == Decimal("1000.50")
 

@@ -38,6 +38,10 @@ class Customer(models.Model):
         return self.name
 
 
+#: The answer to an OR number already in use (whatever its case).
+OR_NUMBER_TAKEN = "A transaction with this OR number already exists."
+
+
 class Transaction(models.Model):
     """A sale. paid/balance/status are derived from settlements by payments.services only."""
 
@@ -90,7 +94,7 @@ class Transaction(models.Model):
             models.UniqueConstraint(
                 Upper("or_number"),
                 name="txn_or_number_unique_any_case",
-                violation_error_message="A transaction with this OR number already exists.",
+                violation_error_message=OR_NUMBER_TAKEN,
             ),
             models.CheckConstraint(
                 condition=Q(amount__gt=0) & Q(amount__lte=MAX_AMOUNT),

@@ -20,7 +20,7 @@ from escashop.compiled_query import CompiledQuery
 
 from .choices import PaymentMode, Role
 from .exceptions import DomainConflict
-from .models import ZERO, Customer, OrNumberSequence, Transaction
+from .models import OR_NUMBER_TAKEN, ZERO, Customer, OrNumberSequence, Transaction
 from .money import CENT, money_parse, payment_status_for
 from .selectors import MAX_ID, transaction_visible_to, user_roles
 
@@ -80,7 +80,7 @@ def or_number_check(or_number: str) -> None:
             {"or_number": ["Use visible characters only (no control or invisible characters)."]}
         )
     if Transaction.objects.filter(or_number__iexact=or_number).exists():
-        raise ValidationError({"or_number": ["A transaction with this OR number already exists."]})
+        raise ValidationError({"or_number": [OR_NUMBER_TAKEN]})
 
 
 def or_number_next(*, year: int) -> str:
@@ -138,9 +138,7 @@ def transaction_create(
             # the generator looked (its INSERT waited for that one); it has committed now, so
             # the next attempt skips it.
             if or_number or attempt == OR_NUMBER_ATTEMPTS:
-                raise ValidationError(
-                    {"or_number": ["A transaction with this OR number already exists."]}
-                ) from None
+                raise ValidationError({"or_number": [OR_NUMBER_TAKEN]}) from None
             continue
         return txn
     raise AssertionError("unreachable")  # the loop returns or raises

@@ -55,15 +55,20 @@ def _end_server_sessions() -> int:
         return cursor.fetchone()[0]
 
 
-def test_a_restart_costs_one_503_not_a_500_per_pooled_connection(admin_user):
-    require_postgres()
-    server = DaphneServer(
+def _pooled_server(min_size: int) -> DaphneServer:
+    """A daphne keeping at least ``min_size`` pooled connections, named for ending them."""
+    return DaphneServer(
         extra_env={
             "DATABASE_URL": f"{database_url()}?application_name={APPLICATION}",
             "DJANGO_DB_POOL": "1",
-            "DJANGO_DB_POOL_MIN": "6",
+            "DJANGO_DB_POOL_MIN": str(min_size),
         }
     ).start()
+
+
+def test_a_restart_costs_one_503_not_a_500_per_pooled_connection(admin_user):
+    require_postgres()
+    server = _pooled_server(6)
     try:
         token = str(AccessToken.for_user(admin_user))
         with ThreadPoolExecutor(6) as pool:  # every pooled connection used and kept
@@ -89,13 +94,7 @@ def test_an_admin_page_meeting_a_dead_connection_is_a_503_and_sweeps_too(admin_u
     client = Client()
     client.force_login(admin_user)  # a session row the server reads on every admin page
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    server = DaphneServer(
-        extra_env={
-            "DATABASE_URL": f"{database_url()}?application_name={APPLICATION}",
-            "DJANGO_DB_POOL": "1",
-            "DJANGO_DB_POOL_MIN": "4",
-        }
-    ).start()
+    server = _pooled_server(4)
 
     def admin_index() -> tuple[int, str]:
         request = urllib.request.Request(f"{server.base_url}/admin/", headers={"Cookie": cookie})
