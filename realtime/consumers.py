@@ -23,7 +23,6 @@ from transactions.selectors import users_roles
 from .auth import TokenAuth, token_authenticate, user_summary
 from .choices import CloseCode
 from .delivery import ConnectionDelivery, catchup_hub, db_read
-from .groups import groups_for_member
 from .metrics import WS_CONNECTIONS
 from .payloads import timestamp_iso
 from .protocol import (
@@ -40,7 +39,7 @@ from .protocol import (
     parse_request,
 )
 from .relay import current_relay, live_relay
-from .selectors import payment_log_pruned_through, payment_log_tail
+from .selectors import payment_event_last_id, payment_log_pruned_through
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +47,13 @@ logger = logging.getLogger(__name__)
 NO_ORM_HANDLERS = frozenset({"websocket_receive", "websocket_connect"})
 
 
-def _subscribe_facts(user_id: int) -> tuple[int, list[int], int, frozenset[Role] | None]:
-    """The log's tail and pruning point, and the user's access right now (checked on every
-    subscribe, in the same thread hop, since a replay follows)."""
-    last, in_flight = payment_log_tail()
-    return last, in_flight, payment_log_pruned_through(), users_roles(user_ids=[user_id])[user_id]
+def _subscribe_facts(user_id: int) -> tuple[int, int, frozenset[Role] | None]:
+    """The newest event id and the log's pruning point, and the user's access right now
+    (checked on every subscribe, in the same thread hop, since a replay follows). Ids commit
+    in id order (``realtime.events._insert``): every id up to the newest is history."""
+    pruned_through = payment_log_pruned_through()
+    newest = max(payment_event_last_id(), pruned_through)
+    return newest, pruned_through, users_roles(user_ids=[user_id])[user_id]
 
 
 def _not_json(name: str) -> None:
@@ -132,7 +133,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         if self.delivery is not None:
             self.delivery.close()
             catchup_hub().unregister(self.delivery)
-            await self._leave_groups()
+            await self._leave_relay()
 
     async def close_with(self, code: CloseCode) -> None:
         if self.closing:
@@ -185,7 +186,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         else:
             self.delivery.unsubscribe(request.topic)
             if not self.delivery.topics:
-                await self._leave_groups()
+                await self._leave_relay()
 
     async def _error(self, code: str, message: str) -> None:
         if self._errors.hit():
@@ -214,8 +215,6 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             self.delivery.on_access_change = self._access_changed
         elif previous.roles != auth.roles:
             self.delivery.set_roles(auth.roles)
-            if self._joined:
-                await self._join_groups()  # the groups of the new roles, then not the old
         self._relabel(auth.roles)
         self._close_later(
             (auth.expires_at - timezone.now()).total_seconds(), CloseCode.UNAUTHENTICATED
@@ -238,7 +237,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _access_changed(self, roles: frozenset[Role] | None) -> None:
         """The hub's re-check found the user inactive (``None``: 4401), without any role
-        (4403), or with other roles: move the connection to the groups of its new roles.
+        (4403), or with other roles (already applied by ``ConnectionDelivery``: the label).
 
         ``ConnectionDelivery`` has already narrowed what it sends; this is the socket side.
         """
@@ -252,21 +251,19 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             else:
                 self.auth = dataclasses.replace(self.auth, roles=roles)
                 self._relabel(roles)
-                if self._joined:
-                    await self._join_groups()
         except Exception:
             logger.exception("could not apply an access change for user %s", self.auth.user.pk)
 
     # -- topics --------------------------------------------------------------------------
-    async def _join_groups(self) -> None:
-        """Have the process's relay receive the groups of the current roles (joined before
-        the ones no longer needed are left: no gap)."""
+    async def _join_relay(self) -> None:
+        """Have the process's relay offer this connection every event (it decides, per
+        event, what its user may see)."""
         self._joined = True
         relay = live_relay()
         if relay is not None:
-            await relay.join(self.delivery, groups_for_member(self.auth.user.pk, self.auth.roles))
+            await relay.join(self.delivery)
 
-    async def _leave_groups(self) -> None:
+    async def _leave_relay(self) -> None:
         self._joined = False
         relay = current_relay()
         if relay is not None:
@@ -276,11 +273,11 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         topic, since = str(request.topic), request.since
         # Join before reading the log: whatever commits after the read arrives live.
         if not self._joined:
-            await self._join_groups()
+            await self._join_relay()
         facts = await db_read(_subscribe_facts)(self.auth.user.pk)
-        last_event_id, in_flight, pruned_through, roles = facts
+        last_event_id, pruned_through, roles = facts
         if roles != self.delivery.roles:
-            self.delivery.access_changed(roles)  # closes 4401/4403 or moves the groups
+            self.delivery.access_changed(roles)  # narrows, or closes 4401/4403
             if not roles:
                 return
         if since is not None and (since < pruned_through or since > last_event_id):
@@ -298,10 +295,9 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             topic=topic,
             since=since,
             last_event_id=last_event_id,
-            in_flight=in_flight,
             on_subscribed=subscribed,
         )
-        catchup_hub().register(self.delivery, covered=last_event_id, in_flight=in_flight)
+        catchup_hub().register(self.delivery)
 
     # -- frames to the client --------------------------------------------------------------
     async def _send_text(self, text: str) -> None:

@@ -1,28 +1,27 @@
-"""Exactly once, in per-transaction commit order, whatever the channel layer does.
+"""Exactly once and in id order, whatever the channel layer does.
 
 Three paths bring an event to a connection, and all of them go through its
 ``ConnectionDelivery``, which decides under one lock what to send:
 
-- **live**: the channel-layer message, received once per process by ``realtime.relay``
-  and offered to every local connection (``push_live``). No database query, unless the
-  event's ``previous_event_id`` (the previous event of the same transaction and topic) was
-  not sent yet: then the missed events of that transaction are read from the log first (a
-  gap: a dropped message, or one still on its way).
-- **catchup**: one ``CatchupHub`` task per process reads new log rows about once a second
-  (one query per process, not per connection) and offers them to every local connection.
-  This delivers what the layer dropped, and everything written while Redis was down.
+- **live**: the process's ``realtime.relay.LiveRelay`` hands every event, strictly in id
+  order, to every local connection (``push_live``): from the channel layer, from this
+  process's own writes, or read from the log when the layer lost one or has not brought
+  it yet (the relay's gap reads, and the ``CatchupHub``'s round once a second: one query
+  per process, not per connection; those frames are counted as catch-up).
 - **replay**: ``subscribe`` with ``since`` reads the missed events a user may see.
+
+No database query on the live path per connection, unless an event's
+``previous_event_id`` (the previous event of the same transaction and topic) was not
+sent: then the missed events of that transaction are read from the log first.
 
 The hub also re-checks access once per round (``CatchupHub.recheck_access``): ONE query for
 every user with a local connection; a user deactivated or whose roles changed is acted on
-within about a tick (roles narrowed in memory at once, then the consumer closes 4401/4403
-or moves the connection's groups). The live path itself never queries for this.
+within about a tick (roles narrowed in memory at once, then the consumer closes 4401/4403).
+The live path itself never queries for this.
 
 Each connection remembers what it has handled: a ``floor`` per topic (nothing at or below
-it is sent again) plus the set of ids above it. The hub raises the floors to its settled
-watermark, so the set stays small. Ids are assigned before commit, so under concurrency
-they can commit out of order: the hub remembers the "holes" below its high-water mark for
-``ESCASHOP_CATCHUP_GRACE_SECONDS`` and keeps asking for them.
+it is sent again) plus the set of ids above it. The hub raises the floors to what the
+relay has offered, so the set stays small.
 """
 
 from __future__ import annotations
@@ -46,29 +45,19 @@ from transactions.selectors import Audience, users_roles
 
 from .metrics import DELIVERY_LAG, FRAMES_SENT
 from .models import PaymentEvent
-from .selectors import (
-    payment_events_for_catchup,
-    payment_events_gap,
-    payment_events_replay,
-)
+from .selectors import payment_events_gap, payment_events_replay
 
 logger = logging.getLogger(__name__)
 
 #: Rows read per catch-up query and per replay page.
 PAGE = 500
-#: How many holes the hub remembers at most (the oldest are given up first).
-MAX_HOLES = 1000
-_SENT_LIVE = FRAMES_SENT.labels(path="live")
-_SENT_CATCHUP = FRAMES_SENT.labels(path="catchup")
-_SENT_REPLAY = FRAMES_SENT.labels(path="replay")
+SENT_LIVE = FRAMES_SENT.labels(path="live")
+SENT_CATCHUP = FRAMES_SENT.labels(path="catchup")
+SENT_REPLAY = FRAMES_SENT.labels(path="replay")
 
 
 def catchup_interval() -> float:
     return float(getattr(settings, "ESCASHOP_CATCHUP_SECONDS", 1.0))
-
-
-def catchup_grace() -> float:
-    return float(getattr(settings, "ESCASHOP_CATCHUP_GRACE_SECONDS", 30.0))
 
 
 def reads_share_the_sync_thread() -> bool:
@@ -150,9 +139,9 @@ class ConnectionDelivery:
         self.handled: set[int] = set()
         self.lock = asyncio.Lock()
         self.closed = False
-        self._queue: deque[tuple[list[Envelope], int]] = deque()
-        self._drain: asyncio.Task | None = None
-        self._live_queue: deque[Envelope] = deque()
+        #: The process's relay, once it offers this connection events (``LiveRelay.join``).
+        self.relay = None
+        self._live_queue: deque[tuple[Envelope, object]] = deque()
         self._live_task: asyncio.Task | None = None
         self._access_task: asyncio.Task | None = None
         #: Called by the hub when the user's access changed: new roles, or None (inactive).
@@ -191,28 +180,28 @@ class ConnectionDelivery:
         DELIVERY_LAG.observe(max(0.0, time.time() - env.created_at))
 
     # -- live ---------------------------------------------------------------------------
-    def push_live(self, env: Envelope) -> Awaitable[None] | None:
-        """An event from the process's relay, in the order the relay received them.
+    def push_live(self, env: Envelope, counter=SENT_LIVE) -> Awaitable[None] | None:
+        """An event from the process's relay, in id order (``counter``: the path it came by).
 
         When it can go out at once (nothing of this connection's is pending or holding the
         lock, and its predecessor is not missing) this returns ``live(env)`` for the relay to
         await: it runs to the send without waiting on anything, so the relay moves on to the
         next connection at once. Otherwise the event queues behind this connection's own
-        work (a replay, a catch-up batch, a gap read), in order, and None is returned.
+        work (a replay, a gap read), in order, and None is returned.
         """
         if not self._wants(env):
             return None
         if self._live_queue or self.lock.locked() or self._missing_predecessor(env):
-            self._live_queue.append(env)
+            self._live_queue.append((env, counter))
             if self._live_task is None or self._live_task.done():
                 self._live_task = asyncio.ensure_future(self._drain_live())
             return None
-        return self.live(env)
+        return self.live(env, counter)
 
     async def _drain_live(self) -> None:
         try:
             while self._live_queue and not self.closed:
-                await self.live(self._live_queue.popleft())
+                await self.live(*self._live_queue.popleft())
         except Exception:
             logger.exception("live delivery failed for user %s", self.user_id)
 
@@ -224,8 +213,8 @@ class ConnectionDelivery:
             and previous not in self.handled
         )
 
-    async def live(self, env: Envelope) -> None:
-        """An event from the channel layer: fill a gap first if its predecessor is missing.
+    async def live(self, env: Envelope, counter=SENT_LIVE) -> None:
+        """An event from the relay: fill a gap first if its predecessor is missing.
 
         Only the relay calls this (through ``push_live``), after the process's access check
         covering the event's creation (``LiveRelay.dispatch``), so no check is made here.
@@ -236,9 +225,9 @@ class ConnectionDelivery:
             if not self._wants(env):
                 return
             if self._missing_predecessor(env):
-                await self._send_in_order(env, _SENT_LIVE)
+                await self._send_in_order(env, counter)
             else:
-                await self._send(env, _SENT_LIVE)  # the usual case, one coroutine less per frame
+                await self._send(env, counter)  # the usual case, one coroutine less per frame
 
     async def _send_in_order(self, env: Envelope, counter) -> None:
         """Send ``env`` (under the lock), after the events of its transaction and topic that
@@ -258,36 +247,19 @@ class ConnectionDelivery:
             for event in missed:
                 earlier = Envelope.from_event(event)
                 if self._wants(earlier):
-                    await self._send(earlier, _SENT_CATCHUP)
+                    await self._send(earlier, SENT_CATCHUP)
             # Sent now, or not one this user may see: either way, resolved.
             self.handled.add(env.previous_event_id)
             if not self._wants(env):
                 return
         await self._send(env, counter)
 
-    # -- catch-up (called by the hub, synchronously) -------------------------------------
-    def offer(self, batch: list[Envelope], settled: int) -> None:
-        """Events read by the hub (gap-free per transaction, oldest first), and the id up to
-        which the hub has now seen everything."""
-        relevant = [env for env in batch if self._wants(env)]
-        if not relevant and not self._queue and (self._drain is None or self._drain.done()):
-            self._advance(settled)  # nothing to send, nothing pending: safe to move on now
-            return
-        self._queue.append((relevant, settled))
-        if self._drain is None or self._drain.done():
-            self._drain = asyncio.ensure_future(self._drain_queue())
-
-    async def _drain_queue(self) -> None:
-        try:
-            while self._queue and not self.closed:
-                batch, settled = self._queue.popleft()
-                async with self.lock:
-                    for env in batch:
-                        if self._wants(env):
-                            await self._send(env, _SENT_CATCHUP)
-                    self._advance(settled)
-        except Exception:
-            logger.exception("catch-up delivery failed for user %s", self.user.pk)
+    # -- floors (called by the hub, synchronously) ----------------------------------------
+    def advance(self, settled: int) -> None:
+        """Every event up to ``settled`` has been offered to this connection: raise the
+        floors of settled topics there, unless some of it still waits to be sent."""
+        if not self._live_queue and not self.lock.locked():
+            self._advance(settled)
 
     def _advance(self, settled: int) -> None:
         """Raise the floors of settled topics to the hub's watermark; forget what is below."""
@@ -307,29 +279,24 @@ class ConnectionDelivery:
         topic: str,
         since: int | None,
         last_event_id: int,
-        in_flight: list[int],
         on_subscribed,
     ) -> None:
-        """Start a topic at ``since`` (replaying what was missed) or at ``last_event_id``.
+        """Start a topic at ``since`` (replaying what was missed) or at ``last_event_id``
+        (every id up to it committed before it: ids commit in id order).
 
-        Without ``since``, events up to ``last_event_id`` are history, except the ids still
-        in flight (``in_flight``): those commit after the subscription and are sent when they
-        do. Holds the lock throughout, so live and catch-up frames of the topic wait until
-        the ``subscribed`` frame and the replay are out; they are then deduplicated.
+        Holds the lock throughout, so live frames of the topic wait until the
+        ``subscribed`` frame and the replay are out; they are then deduplicated. Events the
+        relay offered between the read of ``last_event_id`` and now passed this connection
+        by: they are read from the log too, so that nothing is skipped and the order holds.
         """
         async with self.lock:
-            if since is None:
-                floor = (min(in_flight) - 1) if in_flight else last_event_id
-                pending = set(in_flight)
-                history = range(floor + 1, last_event_id + 1)
-                self.handled.update(i for i in history if i not in pending)
-            else:
-                floor = since
+            floor = last_event_id if since is None else since
             state = TopicState(floor=floor)
             self.topics[topic] = state
             await on_subscribed()
-            if since is not None:
-                after = since
+            taken = None if self.relay is None else self.relay.next_id
+            if since is not None or (taken is not None and taken - 1 > floor):
+                after = floor
                 while True:
                     page, roles = await db_read(_replay_page)(
                         self.user, roles=self.roles, topic=topic, after=after, limit=PAGE
@@ -341,7 +308,7 @@ class ConnectionDelivery:
                     for event in page:
                         env = Envelope.from_event(event)
                         if self._wants(env):
-                            await self._send_in_order(env, _SENT_REPLAY)
+                            await self._send_in_order(env, SENT_REPLAY)
                         after = event.pk
                     if len(page) < PAGE or self.closed:
                         break
@@ -353,7 +320,6 @@ class ConnectionDelivery:
     def close(self) -> None:
         self.closed = True
         self.topics.clear()
-        self._queue.clear()
         self._live_queue.clear()
 
 
@@ -368,46 +334,21 @@ def _replay_page(
 
 
 class CatchupHub:
-    """Per process (per event loop): reads new log rows and offers them to local connections."""
+    """Per process (per event loop): once a second, re-checks access and has the relay read
+    the log for what the channel layer did not bring (``LiveRelay.catch_up``)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.connections: set[ConnectionDelivery] = set()
-        self.max_seen: int | None = None
-        self.rescan_from: int | None = None
-        self.holes: dict[int, float] = {}
-        self.settled = 0
         self.task: asyncio.Task | None = None
         self.membership_refreshed = time.monotonic()
         #: Wall time at which the last completed access check began (see access_checked_after).
         self.checked_at = 0.0
         self._check: asyncio.Task | None = None
 
-    def register(
-        self, conn: ConnectionDelivery, *, covered: int, in_flight: list[int] = ()
-    ) -> None:
-        """Start offering to ``conn``, which has read the log up to ``covered`` itself, apart
-        from the ids ``in_flight`` then (not committed yet).
-
-        The hub may already be past those (it lags up to a tick): its next round re-reads
-        from there, so an event this connection missed live is still offered.
-        """
+    def register(self, conn: ConnectionDelivery) -> None:
+        """Re-check ``conn``'s access and raise its floors each round."""
         self.connections.add(conn)
-        if self.max_seen is None:
-            # Start from what the connection read, not from a fresh MAX(id): ids below that
-            # may still be uncommitted, and the hub must not declare them settled.
-            self.max_seen = covered
-            now = time.monotonic()
-            self.holes.update(dict.fromkeys(in_flight, now))
-            self.settled = (min(self.holes) - 1) if self.holes else covered
-            self._start()
-            return
-        start = (min(in_flight) - 1) if in_flight else covered
-        if start < self.max_seen:
-            self.rescan_from = start if self.rescan_from is None else min(self.rescan_from, start)
-        self._start()
-
-    def _start(self) -> None:
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
 
@@ -431,8 +372,8 @@ class CatchupHub:
                 del _HUBS[self.loop]
 
     async def tick(self) -> None:
-        """One round: re-check access (one query), then catch up (one query), then offers
-        (and layer healing) in memory."""
+        """One round: re-check access (one query), then catch up (one query), then the
+        floors (and layer healing) in memory."""
         try:
             await self.access_checked_after(time.time())
         except asyncio.CancelledError:
@@ -440,6 +381,18 @@ class CatchupHub:
         except Exception:
             logger.exception("websocket access re-check failed; retrying")
         await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Have the relay read the log above what it has offered; then raise the floors."""
+        from .relay import current_relay
+
+        relay = current_relay()
+        if relay is not None:
+            await relay.catch_up()
+            if relay.released is not None:
+                for conn in list(self.connections):
+                    conn.advance(relay.released)
+        await self._heal_layer()
 
     async def access_checked_after(self, moment: float) -> None:
         """Return once an access check that began after ``moment`` (wall time) has finished.
@@ -478,43 +431,6 @@ class CatchupHub:
                 if not conn.closed and roles != conn.roles:
                     conn.access_changed(roles)
         self.checked_at = max(self.checked_at, started)
-
-    async def catch_up(self) -> None:
-        """One catch-up read: one query, then offers in memory."""
-        after = self.max_seen if self.rescan_from is None else min(self.rescan_from, self.max_seen)
-        self.rescan_from = None
-        for _round in range(20):  # bounded: at most 20 pages per tick
-            rows = await db_read(payment_events_for_catchup)(
-                after=after, holes=sorted(self.holes)[:PAGE], limit=PAGE
-            )
-            self._account(rows)
-            batch = [Envelope.from_event(row) for row in rows]
-            if batch:
-                # Roles as of after these events were written, before anyone gets them.
-                await self.access_checked_after(max(env.created_at for env in batch))
-            for conn in list(self.connections):
-                conn.offer(batch, self.settled)
-            if len(rows) < PAGE:
-                break
-            after = rows[-1].pk
-        await self._heal_layer()
-
-    def _account(self, rows: list[PaymentEvent]) -> None:
-        now = time.monotonic()
-        for row in rows:
-            if row.pk in self.holes:
-                del self.holes[row.pk]
-            elif row.pk > self.max_seen:
-                for missing in range(self.max_seen + 1, min(row.pk, self.max_seen + MAX_HOLES + 1)):
-                    self.holes[missing] = now
-                self.max_seen = row.pk
-        grace = catchup_grace()
-        for hole, seen in list(self.holes.items()):
-            if now - seen > grace:
-                del self.holes[hole]  # a rolled-back write, most likely: give up on it
-        while len(self.holes) > MAX_HOLES:
-            del self.holes[min(self.holes)]
-        self.settled = (min(self.holes) - 1) if self.holes else self.max_seen
 
     async def _heal_layer(self) -> None:
         """Retry the live relay's failed group joins (after a Redis outage)."""

@@ -1,8 +1,9 @@
 """The one chokepoint for payment events (after Zulip's ``send_event_on_commit``).
 
 ``send_events_on_commit`` writes the event rows of one change in the caller's database
-transaction and schedules their channel-layer send, one message per group carrying the
-change's events in order, for after the commit. Nothing else calls ``group_send``.
+transaction and schedules their channel-layer send, one message carrying the change's
+events in order to the group every process's relay is in, for after the commit. Nothing
+else calls ``group_send``.
 A rollback discards both the rows and the sends; a channel-layer failure after the commit
 is logged and never fails the write: connected clients then get the event from the log
 (see ``realtime.delivery``).
@@ -24,7 +25,7 @@ from django.db import transaction as db_transaction
 from django.utils import timezone
 
 from .choices import FRAME_TOPIC, FrameType
-from .groups import groups_for_audience
+from .groups import EVENTS_GROUP
 from .layer import LAYER_BREAKER
 from .metrics import CHANNEL_LAYER_SEND_FAILURES, EVENTS_WRITTEN
 from .models import PaymentEvent
@@ -118,12 +119,42 @@ def _newest_event_sql(connection) -> str:
     )
 
 
+#: The PostgreSQL advisory lock (transaction-level) under which every change writes its
+#: events (``_insert``): the ASCII of "ESCAPAY1".
+EVENT_ORDER_LOCK = 0x4553434150415931
+
+
+def _ordered_id_sql() -> str:
+    """A row's id, taken under ``EVENT_ORDER_LOCK`` (PostgreSQL): the lock is in a subquery
+    the ``nextval`` reads from, so PostgreSQL must take it first, whatever order it computes
+    the row's columns in. It is taken in the INSERT itself, not by a statement of its own:
+    one round trip fewer while it is held. (Re-taking it for the change's second row costs
+    nothing; an advisory lock is re-entrant within a transaction.)"""
+    meta = PaymentEvent._meta
+    sequence = f"pg_get_serial_sequence('{meta.db_table}', '{meta.pk.column}')"
+    # Identifiers from the model, the lock key a constant.
+    return (
+        f"(SELECT nextval({sequence}) FROM "  # noqa: S608
+        f"(SELECT pg_advisory_xact_lock({EVENT_ORDER_LOCK})) AS ordered)"
+    )
+
+
 def _insert(events: list[PaymentEvent], connection) -> None:
     """INSERT the rows in one statement, ids assigned in list order, each row's
     ``previous_event_id`` read by the statement itself (it sees what committed before it
     began, under the transaction's row lock: every earlier event of the transaction, and
     none of its own rows, which are of other topics). Where the database cannot return the
-    ids, one ``save()`` each after reading the previous id."""
+    ids, one ``save()`` each after reading the previous id.
+
+    **Ids commit in id order.** On PostgreSQL each row's id is taken under
+    ``EVENT_ORDER_LOCK`` (``_ordered_id_sql``), held until the write commits or rolls back,
+    so the next change takes its ids only after this one has ended: once an event is
+    visible, every lower id has committed or is gone for good. The delivery code relies on
+    it (``realtime.relay``: frames go out strictly in id order, so resuming from the highest
+    id handled loses nothing). It is the last lock a write takes (the events are the last
+    rows a change writes; its row locks come first), so it adds no deadlock, and it is held
+    for the INSERT and the COMMIT only. SQLite lets one writer in at a time anyway.
+    """
     if not connection.features.can_return_rows_from_bulk_insert:
         for event in events:
             with connection.cursor() as cursor:
@@ -140,7 +171,10 @@ def _insert(events: list[PaymentEvent], connection) -> None:
     qn = connection.ops.quote_name
     table, pk, columns = qn(meta.db_table), qn(meta.pk.column), [qn(f.column) for f in fields]
     newest = _newest_event_sql(connection)
-    row = "(" + ", ".join(newest if field is previous else "%s" for field in fields) + ")"
+    values = [newest if field is previous else "%s" for field in fields]
+    if connection.vendor == "postgresql":
+        columns, values = [pk, *columns], [_ordered_id_sql(), *values]
+    row = "(" + ", ".join(values) + ")"
     # Identifiers from the model, values as parameters.
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
@@ -217,8 +251,7 @@ def channel_message(events: Sequence[PaymentEvent]) -> dict:
 
 
 def _group_send(events: Sequence[PaymentEvent]) -> None:
-    """Relay a change's committed events to their groups, never raising: one message per
-    group, so a change costs one publish per group, not one per event and group.
+    """Relay a change's committed events, never raising: one message, one publish.
 
     Under daphne the writer is a worker thread of the server's event loop (``SyncToAsync``
     records the loop in a thread-local, which is how ``async_to_sync`` itself finds it):
@@ -237,27 +270,21 @@ def _group_send(events: Sequence[PaymentEvent]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    # The change's events share their transaction and so, in practice, their audience; each
-    # group any of them concerns gets the one message (each connection's audience check,
-    # ConnectionDelivery, still decides per event who is sent what).
+    # Every process's relay receives every event; each connection's audience check
+    # (ConnectionDelivery) decides per event who is sent what.
     message = channel_message(events)
-    groups = list(dict.fromkeys(g for e in events for g in groups_for_audience(e.audience)))
     sending = LAYER_BREAKER.allow()
     if not sending:
-        CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
+        CHANNEL_LAYER_SEND_FAILURES.inc()
 
     async def send_all(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
-        async def send_each() -> None:
-            for group in groups:
-                await layer.group_send(group, message)
-
         try:
-            await asyncio.wait_for(send_each(), timeout)
+            await asyncio.wait_for(layer.group_send(EVENTS_GROUP, message), timeout)
         except Exception as exc:
             # Refused, dropped or too slow: stop relaying for a moment. Under overload this
             # sheds the live path's work; the once-a-second catch-up carries the events.
             LAYER_BREAKER.failure()
-            CHANNEL_LAYER_SEND_FAILURES.inc(len(groups))
+            CHANNEL_LAYER_SEND_FAILURES.inc()
             logger.warning(
                 "events %s committed but not relayed (%r); clients get them from the log",
                 _ids(events),

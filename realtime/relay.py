@@ -1,24 +1,30 @@
-"""The live path, once per process: one channel-layer channel for every local connection.
+"""The live path, once per process: every event, in id order, to every local connection.
 
 A connection does not take a channel of its own. The process's ``LiveRelay`` joins the
-groups its connections need (counted: a group is joined when the first connection needs
-it and left when the last one goes), receives each event once, decodes it once, waits
-once for the process's access check (``CatchupHub.access_checked_after``) and then offers
-it to every local connection (``ConnectionDelivery.push_live``), which decides in memory
-whether to send the ready-made frame.
+one group that carries every change's events (``realtime.groups.EVENTS_GROUP``) while it
+has connections, receives each event once, decodes it once, waits once for the process's
+access check (``CatchupHub.access_checked_after``) and then offers it to every local
+connection (``ConnectionDelivery.push_live``), which decides in memory whether its user
+may see it and sends the ready-made frame.
 
-The events of one change travel as one message per group (``realtime.events``). Per
-connection and event that leaves a dictionary lookup, the audience check and the
-websocket write: no channel-layer queue, no msgpack decoding, no task or ``asyncio.wait``
-(``await_many_dispatch``), no consumer dispatch. An event reaches a process once per group
-it was sent to that the relay has joined (an admin's and a sales agent's, say); the relay
-drops the copies by ``event_id``. An event committed in this process is offered to the
-local connections as soon as it commits (``dispatch_soon``, from ``realtime.events``), and
-the copy that comes back through the layer is dropped the same way.
+**Strictly in id order.** Event ids commit in id order (``realtime.events._insert``), so
+once an event has arrived, every lower id has either committed or is gone for good. The
+relay hands events on in id order only: one that arrives ahead of a lower id (written by
+another process, whose message is still on its way, or lost) waits until that id arrives,
+or, after ``GAP_WAIT_SECONDS``, until a read of the log (one query for the process)
+brings it or shows it does not exist (a rolled-back write). Every connection therefore
+sends what its user may see in id order, and a client that resumes from the highest
+``event_id`` it handled misses nothing. Three paths feed the relay, all through
+``accept``: the channel layer, this process's own writes as they commit
+(``dispatch_soon``, from ``realtime.events``; the copy that comes back through the layer
+is dropped), and log reads (``catch_up``: the gap reads, and the catch-up hub's round
+once a second, which also brings whatever the layer dropped while nothing came after it).
 
-Redis trouble is handled as for any layer call (``realtime.layer.ResilientLayer``): joins
-that fail are retried by the catch-up hub (``CatchupHub._heal_layer``), and whatever the
-relay does not receive reaches the connections from the log within about a second.
+Per connection and event that leaves the audience check and the websocket write: no
+channel-layer queue, no msgpack decoding, no task or ``asyncio.wait``, no consumer
+dispatch. Redis trouble is handled as for any layer call
+(``realtime.layer.ResilientLayer``): a join that fails is retried by the catch-up hub
+(``CatchupHub._heal_layer``), and what the relay does not receive comes from the log.
 """
 
 from __future__ import annotations
@@ -27,36 +33,56 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections import Counter
 
 from channels.layers import get_channel_layer
 
-from .delivery import ConnectionDelivery, Envelope, catchup_hub, reads_share_the_sync_thread
+from .delivery import (
+    PAGE,
+    SENT_CATCHUP,
+    SENT_LIVE,
+    ConnectionDelivery,
+    Envelope,
+    catchup_hub,
+    db_read,
+    reads_share_the_sync_thread,
+)
+from .groups import EVENTS_GROUP
 from .layer import ResilientLayer
+from .selectors import payment_events_after, payment_log_newest
 
 logger = logging.getLogger(__name__)
 
-#: Event ids remembered to drop the copies that come through several groups.
-RECENT_EVENTS = 4096
 #: Connections served per event before the relay lets the event loop run other work.
 YIELD_EVERY = 50
+#: How long an event that arrived ahead of a lower id waits for it before the log is read.
+GAP_WAIT_SECONDS = 0.005
+#: Pages a log read takes at most in one go (``catch_up``).
+CATCH_UP_PAGES = 20
 
 
 class LiveRelay:
-    """Per process (per event loop): receives the channel-layer messages for all local
-    connections and hands each event to them (see module docstring)."""
+    """Per process (per event loop): every event, in id order, to all local connections
+    (see module docstring)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, layer) -> None:
         self.loop = loop
         self.layer = ResilientLayer(layer)
         self.channel: str | None = None
-        self.members: dict[ConnectionDelivery, frozenset[str]] = {}
-        self.counts: Counter[str] = Counter()
-        #: Serializes joins and leaves, so a group's SUBSCRIBE and UNSUBSCRIBE never cross.
+        self.members: dict[ConnectionDelivery, None] = {}  # in join order
+        #: Serializes joins and leaves, so the group's SUBSCRIBE and UNSUBSCRIBE never cross.
         self.membership = asyncio.Lock()
         self.task: asyncio.Task | None = None
-        self.recent: dict[int, None] = {}
         self.closed = False
+        #: Every id below ``next_id`` has been taken to be offered (or is known not to exist);
+        #: every id up to ``released`` has been offered. None until the first join.
+        self.next_id: int | None = None
+        self.released: int | None = None
+        #: Arrived ahead of a lower id: event id -> (envelope, the frames-sent counter).
+        self.pending: dict[int, tuple[Envelope, object]] = {}
+        #: A log read found every committed id up to here (the rest do not exist).
+        self.known_through = 0
+        self.releasing = asyncio.Lock()
+        self._gap_read: asyncio.Task | None = None
         #: The context of a connection's handler, as the receiving task has. Not a writer's:
         #: a write under daphne runs in a worker thread whose context marks the sync thread
         #: as busy, and the access check would refuse to wait for it (asgiref's deadlock
@@ -64,11 +90,9 @@ class LiveRelay:
         self.context = contextvars.copy_context()
 
     # -- membership ------------------------------------------------------------------------
-    async def join(self, conn: ConnectionDelivery, groups: list[str]) -> None:
-        """Make ``conn`` receive the events of ``groups`` (and only those it had before that
-        are still in ``groups``). Returns once the relay is in every one of them, so that
-        whatever commits afterwards arrives live."""
-        wanted = frozenset(groups)
+    async def join(self, conn: ConnectionDelivery) -> None:
+        """Offer ``conn`` every event from now on. Returns once the relay is in the group,
+        so that whatever commits afterwards reaches it."""
         async with self.membership:
             if conn.closed:
                 return  # it went away while this join waited
@@ -76,17 +100,19 @@ class LiveRelay:
                 # The last connection left while this join waited: start the next relay.
                 successor = live_relay()
                 if successor is not None:
-                    await successor.join(conn, groups)
+                    await successor.join(conn)
                 return
+            if self.next_id is None:
+                # Read before joining: what commits after the read arrives through the
+                # group, or, committed before the join, is found by a gap read.
+                newest = await db_read(payment_log_newest)()
+                self.next_id, self.released = newest + 1, newest
+                self.known_through = newest
             if self.channel is None:
                 self.channel = await self.layer.new_channel()
-            previous = self.members.get(conn, frozenset())
-            self.members[conn] = wanted
-            for group in sorted(wanted - previous):  # join the new ones first: no gap
-                self.counts[group] += 1
-                if self.counts[group] == 1:
-                    await self.layer.group_add(group, self.channel)
-            await self._drop(previous - wanted)
+                await self.layer.group_add(EVENTS_GROUP, self.channel)
+            self.members[conn] = None
+            conn.relay = self
             if self.task is None or self.task.done():
                 self.task = self.loop.create_task(self._run())
 
@@ -95,23 +121,18 @@ class LiveRelay:
         if conn not in self.members:
             return
         async with self.membership:
-            groups = self.members.pop(conn, frozenset())
-            await self._drop(groups)
+            self.members.pop(conn, None)
             if not self.members and _RELAYS.get(self.loop) is self:
                 del _RELAYS[self.loop]
                 self.closed = True
-                if self.task is not None:
-                    self.task.cancel()
-
-    async def _drop(self, groups: frozenset[str]) -> None:
-        for group in sorted(groups):
-            self.counts[group] -= 1
-            if self.counts[group] <= 0:
-                del self.counts[group]
-                await self.layer.group_discard(group, self.channel)
+                if self.channel is not None:
+                    await self.layer.group_discard(EVENTS_GROUP, self.channel)
+                for task in (self.task, self._gap_read):
+                    if task is not None:
+                        task.cancel()
 
     async def heal(self, *, memberships_lost: bool) -> None:
-        """Retry the joins that failed (Redis down); with ``memberships_lost``, all of them
+        """Retry the join if it failed (Redis down); with ``memberships_lost``, join again
         (RedisChannelLayer keeps memberships in Redis, which a restart may have emptied)."""
         async with self.membership:
             if memberships_lost:
@@ -129,7 +150,7 @@ class LiveRelay:
         """An event committed by this process: offer it to the local connections now,
         without waiting for it to come back through the channel layer. ``served`` is set
         once the first connections have been sent their frames (see ``dispatch``), or
-        when there is nothing to send."""
+        when there is nothing to send or the frames must wait."""
         if self.closed:
             if served is not None:
                 served.set()
@@ -150,28 +171,65 @@ class LiveRelay:
                 served.set()
 
     async def dispatch(self, message: dict, *, served: threading.Event | None = None) -> None:
-        """One channel-layer message (the events of one change, in id order): decode once,
-        check access once, offer to everyone. ``served`` is set once the first
-        ``YIELD_EVERY`` connections (all of them, usually) have their frames queued, or
-        before waiting for an access check that would need the writer's thread."""
-        envs = []
-        for item in message.get("events", ()):
-            event_id = item["event_id"]
-            if event_id in self.recent:
-                continue  # a copy that came through another group, or back from the layer
-            self.recent[event_id] = None
-            if len(self.recent) > RECENT_EVENTS:
-                del self.recent[next(iter(self.recent))]
-            envs.append(Envelope.from_message(item))
-        if not envs:
+        """One channel-layer message (the events of one change, in id order)."""
+        envs = [Envelope.from_message(item) for item in message.get("events", ())]
+        await self.accept(envs, counter=SENT_LIVE, served=served)
+
+    async def accept(
+        self,
+        envs: list[Envelope],
+        *,
+        counter,
+        known_through: int | None = None,
+        served: threading.Event | None = None,
+    ) -> None:
+        """Take committed events (from any path; copies are dropped) and offer whatever is
+        next in id order. ``known_through``: a log read found every committed id up to it."""
+        if self.next_id is None or self.closed:
             return
+        for env in envs:
+            if env.event_id >= self.next_id:
+                self.pending.setdefault(env.event_id, (env, counter))
+        if known_through is not None and known_through > self.known_through:
+            self.known_through = known_through
+        if self.releasing.locked():
+            return  # the release running now takes these too (it looks again after each batch)
+        async with self.releasing:
+            while not self.closed:
+                batch = self._take_ready()
+                if not batch:
+                    break
+                if not await self._offer(batch, served):
+                    return  # the access check failed: left pending, the hub retries
+        if self.pending and not self.closed:
+            self._read_gap_soon()
+
+    def _take_ready(self) -> list[tuple[Envelope, object]]:
+        """The pending events that are next in id order, skipping ids known not to exist."""
+        batch = []
+        nxt = self.next_id
+        while True:
+            item = self.pending.pop(nxt, None)
+            if item is not None:
+                batch.append(item)
+                nxt += 1
+            elif nxt <= self.known_through:
+                nxt = min([self.known_through + 1, *self.pending])  # past the ids that are not
+            else:
+                break
+        self.next_id = nxt
+        return batch
+
+    async def _offer(self, batch: list[tuple[Envelope, object]], served) -> bool:
+        """Offer ``batch`` (in id order) to every connection, once the process's access
+        check covers it; False, with the batch put back, if that check failed."""
         hub = catchup_hub()
-        written = max(env.created_at for env in envs)
+        written = max(env.created_at for env, _ in batch)
         if written > hub.checked_at:
             # Written after the last access check: wait for a fresh one (one query for the
             # whole process), so a user deactivated or stripped of a role before the events
-            # were written never receives them. If it fails, catch-up sends them later.
-            # (The writer waits for this too, unless the query would need its thread.)
+            # were written never receives them. (The writer waits for this too, unless the
+            # query would need its thread.)
             if served is not None and reads_share_the_sync_thread():
                 served.set()
             try:
@@ -180,13 +238,16 @@ class LiveRelay:
                 raise
             except Exception:
                 logger.exception(
-                    "access re-check failed; leaving events %s to catch-up",
-                    [env.event_id for env in envs],
+                    "access re-check failed; events %s wait for the next round",
+                    [env.event_id for env, _ in batch],
                 )
-                return
+                self.next_id = batch[0][0].event_id
+                for env, counter in batch:
+                    self.pending[env.event_id] = (env, counter)
+                return False
         for i, conn in enumerate(list(self.members), start=1):
-            for env in envs:
-                step = conn.push_live(env)
+            for env, counter in batch:
+                step = conn.push_live(env, counter)
                 if step is not None:
                     await step  # sends at once: nothing in it waits (see push_live)
             if i % YIELD_EVERY == 0:
@@ -197,6 +258,41 @@ class LiveRelay:
                 # written as they are sent, escashop/twisted_writes.py; a socket with data
                 # still queued writes on the loop's next turn.)
                 await asyncio.sleep(0)
+        self.released = batch[-1][0].event_id
+        return True
+
+    # -- reading the log -------------------------------------------------------------------
+    def _read_gap_soon(self) -> None:
+        if self._gap_read is None or self._gap_read.done():
+            self._gap_read = self.loop.create_task(self._read_gap(), context=self.context.copy())
+
+    async def _read_gap(self) -> None:
+        """An event waits for a lower id: give its message ``GAP_WAIT_SECONDS`` to arrive,
+        then read the log."""
+        await asyncio.sleep(GAP_WAIT_SECONDS)
+        if self.pending and not self.closed:
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("could not read the event log; the next round retries")
+
+    async def catch_up(self) -> None:
+        """Read the log above what was taken (one query a page) and offer what it holds: the
+        events the layer lost or has not brought yet. Everything up to the last row read is
+        then known, so ids the read did not find are skipped."""
+        if self.next_id is None:
+            return
+        for _page in range(CATCH_UP_PAGES):
+            after = self.next_id - 1
+            rows = await db_read(payment_events_after)(after=after, limit=PAGE)
+            envs = [Envelope.from_event(row) for row in rows]
+            await self.accept(
+                envs, counter=SENT_CATCHUP, known_through=rows[-1].pk if rows else None
+            )
+            if len(rows) < PAGE or self.closed:
+                break
 
 
 _RELAYS: dict[asyncio.AbstractEventLoop, LiveRelay] = {}

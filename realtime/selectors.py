@@ -52,13 +52,10 @@ def payment_event_oldest_id() -> int | None:
     return PaymentEvent.objects.order_by("id").values_list("id", flat=True).first()
 
 
-def payment_events_for_catchup(*, after: int, holes: list[int], limit: int) -> list[PaymentEvent]:
-    """Log rows for a process's catch-up: ids above ``after`` plus the listed ``holes``
-    (ids seen missing earlier that may yet commit), oldest first, at most ``limit``."""
-    q = Q(id__gt=after)
-    if holes:
-        q |= Q(id__in=holes)
-    return list(PaymentEvent.objects.filter(q).order_by("id")[:limit])
+def payment_events_after(*, after: int, limit: int) -> list[PaymentEvent]:
+    """Log rows above ``after``, oldest first, at most ``limit``: a process's catch-up and
+    gap reads (``realtime.relay.LiveRelay.catch_up``)."""
+    return list(PaymentEvent.objects.filter(id__gt=after).order_by("id")[:limit])
 
 
 def payment_events_gap(
@@ -90,23 +87,6 @@ def payment_log_covers(since: int) -> bool:
     return since >= payment_log_pruned_through()
 
 
-#: How far below the newest id a subscription looks for writes still in flight.
-TAIL_WINDOW = 200
-
-
 def payment_log_newest() -> int:
     """The newest event id the log ever held (pruned ones included; 0 if none)."""
     return max(payment_event_last_id(), payment_log_pruned_through())
-
-
-def payment_log_tail(*, window: int = TAIL_WINDOW) -> tuple[int, list[int]]:
-    """The newest event id (never below what was pruned) and the ids just below it that are
-    not in the log: writes still in flight (ids are taken before commit) or rolled back.
-
-    A subscription must not treat those as "before it": they may commit a moment later.
-    """
-    pruned = payment_log_pruned_through()
-    last = max(payment_event_last_id(), pruned)
-    low = max(last - window, pruned)
-    present = set(PaymentEvent.objects.filter(id__gt=low).values_list("id", flat=True))
-    return last, [i for i in range(low + 1, last + 1) if i not in present]

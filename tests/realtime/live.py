@@ -148,13 +148,12 @@ async def relay_with_core_layer(event) -> None:
     from django.conf import settings
 
     from realtime.events import channel_message
-    from realtime.groups import groups_for_audience
+    from realtime.groups import EVENTS_GROUP
 
     layer = RedisChannelLayer(
         hosts=[settings.REDIS_URL], prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
     )
     try:
-        for group in groups_for_audience(event.audience):
-            await layer.group_send(group, channel_message([event]))
+        await layer.group_send(EVENTS_GROUP, channel_message([event]))
     finally:
         await layer.close_pools()

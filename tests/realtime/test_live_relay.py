@@ -1,5 +1,6 @@
 """The process's live relay: one channel-layer channel for all local connections, each event
-received and decoded once, and one slow connection never holding up the others."""
+received and decoded once, in id order, and one slow connection never holding up the
+others."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from payments.services import settlement_record
-from realtime.groups import ADMIN_GROUP, CASHIER_POOL_GROUP, user_group
+from realtime.groups import EVENTS_GROUP
 from realtime.relay import current_relay
 
 from .conftest import db
@@ -25,7 +26,7 @@ def _members_of(group: str) -> set[str]:
     return set(get_channel_layer().groups.get(group, {}))
 
 
-async def test_one_channel_per_process_joined_to_the_groups_its_connections_need(
+async def test_one_channel_per_process_in_the_events_group_while_it_has_connections(
     clients, admin_user, sales, cashier, make_transaction
 ):
     txn = await db(make_transaction)("1000.00")
@@ -35,11 +36,11 @@ async def test_one_channel_per_process_joined_to_the_groups_its_connections_need
         await watchers[name].subscribe("payment_status")
     relay = current_relay()
     assert relay is not None and len(relay.members) == 3
-    # Every group any of them needs has exactly one member: the relay's channel.
-    for group in (ADMIN_GROUP, CASHIER_POOL_GROUP, user_group(sales.pk), user_group(cashier.pk)):
-        assert _members_of(group) == {relay.channel}, group
+    # One channel for the three connections, whatever their roles.
+    assert set(get_channel_layer().groups) == {EVENTS_GROUP}
+    assert _members_of(EVENTS_GROUP) == {relay.channel}
 
-    # The event goes to four groups the relay is in; each connection gets it once.
+    # The change travels as one message; each connection that may see it gets it once.
     settlement = await _pay(txn, cashier)
     for client in watchers.values():
         (frame,) = await client.receive_events(1)
@@ -47,11 +48,10 @@ async def test_one_channel_per_process_joined_to_the_groups_its_connections_need
     for client in watchers.values():
         await client.nothing(0.5)
 
-    # Groups are left as their last connection goes; the relay ends with the last one.
+    # The relay stays in the group while a connection is left, and ends with the last one.
     await watchers["sales"].close()
-    assert user_group(sales.pk) not in get_channel_layer().groups
-    assert _members_of(ADMIN_GROUP) == {relay.channel}
     await watchers["admin"].close()
+    assert _members_of(EVENTS_GROUP) == {relay.channel}
     await watchers["cashier"].close()
     assert current_relay() is None
     assert not get_channel_layer().groups
@@ -100,14 +100,10 @@ async def test_an_event_committed_here_reaches_local_screens_without_the_layer(
     second = await _pay(txn, cashier)
     frames = await watcher.receive_events(2)
     assert [f["data"]["settlement"]["id"] for f in frames] == [first.pk, second.pk]
-    assert ADMIN_GROUP in {group for group, _ in published}  # still sent to other processes
-    # One message per group and change, carrying both of the change's events in order.
-    by_change: dict[tuple[int, ...], list[str]] = {}
-    for group, message in published:
+    # Still sent to the other processes: one message per change, both of its events in order.
+    assert [group for group, _ in published] == [EVENTS_GROUP, EVENTS_GROUP]
+    for _group, message in published:
         assert [e["topic"] for e in message["events"]] == ["payment_status", "transactions"]
-        by_change.setdefault(tuple(e["event_id"] for e in message["events"]), []).append(group)
-    assert len(by_change) == 2
-    assert all(len(set(groups)) == len(groups) for groups in by_change.values())
     # A copy arriving through the layer later is dropped by event id, not sent twice.
     relay = current_relay()
     for _group, message in published:

@@ -1,0 +1,113 @@
+"""The relay hands events on strictly in id order: one that arrives ahead of a lower id
+waits for it, or for a log read that shows the lower id does not exist (ids commit in id
+order, so by then it never will). No database here: the log read is stood in for."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from realtime import relay as relay_module
+from realtime.delivery import SENT_CATCHUP, SENT_LIVE, Envelope
+from realtime.relay import LiveRelay
+from transactions.selectors import Audience
+
+
+def _env(event_id: int) -> Envelope:
+    return Envelope(
+        event_id=event_id,
+        topic="payment_status",
+        transaction_id=1,
+        previous_event_id=None,
+        audience=Audience(sales_agent_ids=frozenset(), cashier_ids=frozenset(), cashier_pool=False),
+        frame=f'{{"event_id": {event_id}}}',
+        created_at=0.0,  # older than any access check: offered without waiting for one
+    )
+
+
+class Connection:
+    def __init__(self) -> None:
+        self.offered: list[tuple[int, object]] = []
+
+    def push_live(self, env: Envelope, counter) -> None:
+        self.offered.append((env.event_id, counter))
+
+
+@pytest.fixture
+async def relay(monkeypatch):
+    loop = asyncio.get_running_loop()
+    relay = LiveRelay(loop, layer=None)
+    relay.next_id, relay.released, relay.known_through = 11, 10, 10
+    relay.conn = Connection()
+    relay.members[relay.conn] = None
+    relay.reads = []
+
+    async def read_log() -> None:  # what LiveRelay.catch_up does, with the log given here
+        relay.reads.append(relay.next_id - 1)
+        rows = [_env(i) for i in relay.log if i >= relay.next_id]
+        await relay.accept(rows, counter=SENT_CATCHUP, known_through=max(relay.log, default=0))
+
+    relay.log = []
+    monkeypatch.setattr(relay, "catch_up", read_log)
+    return relay
+
+
+def _ids(relay) -> list[int]:
+    return [event_id for event_id, _ in relay.conn.offered]
+
+
+async def test_events_in_order_go_out_at_once(relay):
+    await relay.accept([_env(11), _env(12)], counter=SENT_LIVE)
+    await relay.accept([_env(13)], counter=SENT_LIVE)
+    assert _ids(relay) == [11, 12, 13]
+    assert relay.released == 13 and not relay.pending
+
+
+async def test_an_event_ahead_of_a_lower_id_waits_for_it(relay, monkeypatch):
+    monkeypatch.setattr(relay_module, "GAP_WAIT_SECONDS", 5.0)  # the lower one comes first
+    await relay.accept([_env(13)], counter=SENT_LIVE)
+    await relay.accept([_env(12)], counter=SENT_LIVE)
+    assert _ids(relay) == []
+    await relay.accept([_env(11)], counter=SENT_LIVE)
+    assert _ids(relay) == [11, 12, 13]
+    assert relay.reads == []
+
+
+async def test_a_missing_id_is_read_from_the_log_after_a_short_wait(relay):
+    relay.log = [11, 13]  # 12 was rolled back: never committed, not in the log
+    await relay.accept([_env(13)], counter=SENT_LIVE)
+    assert _ids(relay) == []
+    await asyncio.sleep(relay_module.GAP_WAIT_SECONDS + 0.05)
+    assert relay.reads == [10]
+    assert relay.conn.offered == [(11, SENT_CATCHUP), (13, SENT_LIVE)]
+    assert relay.next_id == 14 and not relay.pending
+
+
+async def test_copies_and_old_events_are_dropped(relay):
+    await relay.accept([_env(11), _env(12)], counter=SENT_LIVE)
+    await relay.accept([_env(12), _env(9), _env(11)], counter=SENT_CATCHUP)
+    await relay.accept([_env(13), _env(13)], counter=SENT_LIVE)
+    assert _ids(relay) == [11, 12, 13]
+
+
+async def test_events_wait_in_order_while_the_access_check_fails(relay, monkeypatch):
+    from realtime.delivery import catchup_hub
+
+    hub = catchup_hub()
+    failing = True
+
+    async def check(moment: float) -> None:
+        if failing:
+            raise RuntimeError("database down")
+        hub.checked_at = moment
+
+    monkeypatch.setattr(hub, "access_checked_after", check)
+    monkeypatch.setattr(relay_module, "GAP_WAIT_SECONDS", 5.0)
+    late = [dataclasses.replace(_env(i), created_at=1e12) for i in (11, 12)]
+    await relay.accept(late, counter=SENT_LIVE)
+    assert _ids(relay) == [] and sorted(relay.pending) == [11, 12] and relay.next_id == 11
+    failing = False
+    await relay.accept([], counter=SENT_CATCHUP)  # the hub's next round
+    assert _ids(relay) == [11, 12]
