@@ -315,4 +315,4 @@ SPECTACULAR_SETTINGS = {
 # id is taken when the row is written, so a younger id may still be invisible (uncommitted)
 # while a later one is already readable. Holding back the young ones keeps the cursor from
 # skipping past an id that commits a moment later.
-ESCASHOP_EVENT_POLL_SETTLE_SECONDS = env.float("ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 1.0)
+ESCASHOP_EVENT_POLL_SETTLE_SECONDS = env.float("ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 0.0)

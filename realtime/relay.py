@@ -172,7 +172,14 @@ class LiveRelay:
 
     async def dispatch(self, message: dict, *, served: threading.Event | None = None) -> None:
         """One channel-layer message (the events of one change, in id order)."""
-        envs = [Envelope.from_message(item) for item in message.get("events", ())]
+        if self.next_id is None:
+            return
+        envs = [
+            Envelope.from_message(item)
+            for item in message.get("events", ())
+            # Not decoded again: the copy of this process's own write, coming back.
+            if item["event_id"] >= self.next_id and item["event_id"] not in self.pending
+        ]
         await self.accept(envs, counter=SENT_LIVE, served=served)
 
     async def accept(

@@ -71,8 +71,8 @@ class PaymentEventPage(serializers.Serializer):
 
 class PaymentEventsView(APIView):
     """The payment event log (the frames the websocket sends), for polling clients: the
-    events this user may see with ``event_id > after``, oldest first. Events appear about
-    ESCASHOP_EVENT_POLL_SETTLE_SECONDS (1 s) after they commit; the websocket is immediate."""
+    events this user may see with ``event_id > after``, oldest first, as soon as they
+    commit (after ESCASHOP_EVENT_POLL_SETTLE_SECONDS, 0 unless set)."""
 
     error_responses = {"get": {400: "A query parameter is invalid."}}
 
@@ -118,11 +118,10 @@ def settled_horizon() -> int:
     """The newest event id a poll may hand out: the newest one older than
     ESCASHOP_EVENT_POLL_SETTLE_SECONDS.
 
-    An id is taken when the event row is written, inside the writer's transaction, and a
-    later id may commit (and be read) first. Writers commit right after writing their events,
-    so by the time an event is a second old, every lower id has committed or rolled back; the
-    cursor never passes an id that commits a moment later. (A writer that held its
-    transaction open longer than that after writing an event would be missed by pollers.)
+    Event ids commit in id order (``realtime.events._insert``): once an id is visible,
+    every lower one has committed or never will, so a cursor at the newest visible id never
+    passes one that commits later, and no delay is needed (the default, 0). A delay only
+    makes pollers see events later; it remains for an operator who wants that.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.ESCASHOP_EVENT_POLL_SETTLE_SECONDS)
     newest = (

@@ -1,8 +1,9 @@
 """Websocket watchers: authenticate with a first frame, subscribe, timestamp every event frame.
 
 A watcher stores, per settlement id, the monotonic arrival time of each frame naming it (a
-list, so a duplicate shows up as a second entry), and the ``event_id`` sequence per
-transaction (to check per-transaction order). It parses nothing else.
+list, so a duplicate shows up as a second entry), and counts frames whose ``event_id`` is
+not above the previous one's (the server sends each connection its events in id order).
+It parses nothing else.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Watcher:
     token: str
     origin: str
     arrivals: dict[int, list[float]] = field(default_factory=dict)
-    last_event_by_transaction: dict[int, int] = field(default_factory=dict)
+    last_event_id: int = 0
     out_of_order: int = 0
     frames: int = 0
     connected: bool = False
@@ -84,11 +85,10 @@ class Watcher:
             return
         self.frames += 1
         data = frame["data"]
-        txn = data["transactionId"]
         event_id = frame["event_id"]
-        if event_id <= self.last_event_by_transaction.get(txn, 0):
+        if event_id <= self.last_event_id:
             self.out_of_order += 1
-        self.last_event_by_transaction[txn] = event_id
+        self.last_event_id = max(self.last_event_id, event_id)
         settlement = data.get("settlement")
         if settlement is not None:
             self.arrivals.setdefault(settlement["id"], []).append(arrived)

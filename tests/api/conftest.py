@@ -31,13 +31,6 @@ def _isolated_cache(settings):
     }
 
 
-@pytest.fixture(autouse=True)
-def _events_settle_at_once(settings):
-    """Polled events are normally held back for a second (realtime.views.settled_horizon);
-    tests that are not about that want them at once."""
-    settings.ESCASHOP_EVENT_POLL_SETTLE_SECONDS = 0
-
-
 def bearer(token) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

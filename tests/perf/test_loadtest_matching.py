@@ -56,12 +56,13 @@ def test_frames_of_other_settlements_and_non_event_frames_are_ignored():
     assert a.frames == 2
 
 
-def test_events_of_one_transaction_arriving_backwards_are_out_of_order():
+def test_an_event_arriving_after_a_higher_id_is_out_of_order():
     a = watcher()
     a.record_frame(frame(12, 1, 100), 1.0)
-    a.record_frame(frame(11, 1, 101), 1.1)
-    a.record_frame(frame(5, 2, 102), 1.2)  # another transaction: its own sequence
-    assert a.out_of_order == 1
+    a.record_frame(frame(11, 1, 101), 1.1)  # same transaction, backwards
+    a.record_frame(frame(5, 2, 102), 1.2)  # another transaction's, below both
+    a.record_frame(frame(13, 2, 103), 1.3)  # above every one so far: in order
+    assert a.out_of_order == 2
 
 
 def test_percentile_is_nearest_rank():

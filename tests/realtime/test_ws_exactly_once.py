@@ -159,11 +159,11 @@ async def test_a_client_resuming_from_the_highest_id_it_handled_misses_nothing(
     assert seen == logged[-12:]  # every one, once, in id order
 
 
-async def test_an_event_reaching_several_groups_is_sent_once(
+async def test_an_event_a_user_may_see_in_two_ways_is_sent_once(
     clients, cashier, sales, make_transaction
 ):
-    # A pool transaction's settlement goes to payments.cashiers and payments.user.<cashier>,
-    # and the cashier's connection is in both.
+    # A settlement of a pool transaction concerns the cashiers' queue (where it was) and
+    # its new cashier (who took it): this cashier on both counts.
     client = await clients.open(user=cashier)
     await client.subscribe("payment_status")
     txn = await db(make_transaction)("100.00", created_by=sales)

@@ -2,8 +2,7 @@
  * payments-socket.js: a small websocket client for EscaShop's /ws/ (SPEC section 5).
  *
  * It authenticates with a first frame (never the query string), subscribes to its topics,
- * resumes with `since` after a drop so nothing in between is lost (from a few seconds
- * back: see `resumeLookbackMs`), reconnects with
+ * resumes with `since` after a drop so nothing in between is lost, reconnects with
  * exponential backoff and jitter, re-authenticates before the access token expires, hands
  * `resync_required` to the page (which refetches over REST), and delivers every event frame
  * once (deduplicated by event_id). No dependencies; works in any browser with WebSocket.
@@ -92,7 +91,7 @@ export class PaymentsSocket {
     pongTimeoutMs = 10000,
     stableAfterMs = 10000,
     dedupeWindow = 5000,
-    resumeLookbackMs = 5000,
+    resumeLookbackMs = 0,
     WebSocketImpl = globalThis.WebSocket,
   }) {
     if (typeof getToken !== "function") throw new TypeError("getToken is required");
@@ -220,11 +219,11 @@ export class PaymentsSocket {
 
   /**
    * Where a new subscription resumes: the highest id this client had received
-   * `resumeLookbackMs` ago, not the highest now. Events of different transactions may
-   * arrive out of id order (an event with a lower id can still be committing, or come
-   * through the server's once-a-second catch-up, when a higher one arrives), so a resume
-   * from the highest id could skip one (docs/realtime.md, "Limits"). The few seconds of
-   * events replayed again are dropped as duplicates.
+   * `resumeLookbackMs` ago (by default 0: the highest now). The server sends every
+   * connection its events in id order, so nothing below the highest id received is still
+   * to come (docs/realtime.md); a lookback only costs events replayed again, which are
+   * dropped as duplicates. It is there for a server older than 2026-11-27, which did not
+   * keep that order across transactions.
    */
   resumeFrom(topic) {
     const positions = this._positions[topic];
