@@ -237,7 +237,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _access_changed(self, roles: frozenset[Role] | None) -> None:
         """The hub's re-check found the user inactive (``None``: 4401), without any role
-        (4403), or with other roles (already applied by ``ConnectionDelivery``: the label).
+        (4403), or with other roles: the connection's role label (metrics) follows.
 
         ``ConnectionDelivery`` has already narrowed what it sends; this is the socket side.
         """
