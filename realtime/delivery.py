@@ -10,11 +10,10 @@ Three paths bring an event to a connection, and all of them go through its
   per process, not per connection; those frames are counted as catch-up).
 - **replay**: ``subscribe`` with ``since`` reads the missed events a user may see.
 
-No database query on the live path per connection, unless an event's
-``previous_event_id`` (the previous event of the same transaction and topic) was not
-sent: then the missed events of that transaction are read from the log first.
+No database query on the live path per connection: the relay has put the events in id
+order, so a connection sends what its user may see as it comes.
 
-The hub also re-checks access once per round (``CatchupHub.recheck_access``): ONE query for
+The hub also re-checks access once per round (``CatchupHub._recheck_access``): ONE query for
 every user with a local connection; a user deactivated or whose roles changed is acted on
 within about a tick (roles narrowed in memory at once, then the consumer closes 4401/4403).
 The live path itself never queries for this.
@@ -45,7 +44,7 @@ from transactions.selectors import Audience, users_roles
 
 from .metrics import DELIVERY_LAG, FRAMES_SENT
 from .models import PaymentEvent
-from .selectors import payment_events_gap, payment_events_replay
+from .selectors import payment_events_replay
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +140,8 @@ class ConnectionDelivery:
         self.closed = False
         #: The process's relay, once it offers this connection events (``LiveRelay.join``).
         self.relay = None
+        #: Subscribes under way (holding the lock or waiting for it).
+        self._subscribing = 0
         self._live_queue: deque[tuple[Envelope, object]] = deque()
         self._live_task: asyncio.Task | None = None
         self._access_task: asyncio.Task | None = None
@@ -183,86 +184,60 @@ class ConnectionDelivery:
     def push_live(self, env: Envelope, counter=SENT_LIVE) -> Awaitable[None] | None:
         """An event from the process's relay, in id order (``counter``: the path it came by).
 
-        When it can go out at once (nothing of this connection's is pending or holding the
-        lock, and its predecessor is not missing) this returns ``live(env)`` for the relay to
-        await: it runs to the send without waiting on anything, so the relay moves on to the
-        next connection at once. Otherwise the event queues behind this connection's own
-        work (a replay, a gap read), in order, and None is returned.
+        When it can go out at once (this connection is idle: nothing of its own queued,
+        holding the lock or waiting for it) this returns ``live(env)`` for the relay to
+        await: it takes the free lock without yielding and runs to the send, so the relay
+        moves on to the next connection at once. Otherwise the event queues behind this
+        connection's own work (a replay), in order, and None is returned.
         """
         if not self._wants(env):
             return None
-        if self._live_queue or self.lock.locked() or self._missing_predecessor(env):
+        if self._busy():
             self._live_queue.append((env, counter))
             if self._live_task is None or self._live_task.done():
                 self._live_task = asyncio.ensure_future(self._drain_live())
             return None
         return self.live(env, counter)
 
-    async def _drain_live(self) -> None:
-        try:
-            while self._live_queue and not self.closed:
-                await self.live(*self._live_queue.popleft())
-        except Exception:
-            logger.exception("live delivery failed for user %s", self.user_id)
-
-    def _missing_predecessor(self, env: Envelope) -> bool:
-        previous = env.previous_event_id
-        return (
-            previous is not None
-            and previous > self.topics[env.topic].floor
-            and previous not in self.handled
+    def _busy(self) -> bool:
+        """Whether something of this connection's is under way or waiting: a subscribe
+        (replay) holding or wanting the lock, or live events queued or being sent."""
+        return bool(
+            self.lock.locked()
+            or self._subscribing
+            or self._live_queue
+            or (self._live_task is not None and not self._live_task.done())
         )
 
-    async def live(self, env: Envelope, counter=SENT_LIVE) -> None:
-        """An event from the relay: fill a gap first if its predecessor is missing.
+    async def _drain_live(self) -> None:
+        while self._live_queue and not self.closed:
+            env, counter = self._live_queue.popleft()
+            try:
+                await self.live(env, counter)
+            except Exception:
+                logger.exception(
+                    "live delivery of event %s failed for user %s", env.event_id, self.user_id
+                )
 
-        Only the relay calls this (through ``push_live``), after the process's access check
-        covering the event's creation (``LiveRelay.dispatch``), so no check is made here.
-        """
+    async def live(self, env: Envelope, counter=SENT_LIVE) -> None:
+        """An event from the relay, in id order. Only the relay calls this (through
+        ``push_live``), after the process's access check covering the event's creation
+        (``LiveRelay._offer``), so no check is made here."""
         if not self._wants(env):
             return
         async with self.lock:
-            if not self._wants(env):
-                return
-            if self._missing_predecessor(env):
-                await self._send_in_order(env, counter)
-            else:
-                await self._send(env, counter)  # the usual case, one coroutine less per frame
-
-    async def _send_in_order(self, env: Envelope, counter) -> None:
-        """Send ``env`` (under the lock), after the events of its transaction and topic that
-        this connection may see and has not been sent: read from the log when its
-        predecessor is missing (a dropped live message, or a replay page read while that
-        predecessor was still committing; it has committed by now, since ``env`` was
-        written under the same row lock after it)."""
-        if self._missing_predecessor(env):
-            missed = await db_read(payment_events_gap)(
-                self.user,
-                roles=self.roles,
-                topic=env.topic,
-                transaction_id=env.transaction_id,
-                after=self.topics[env.topic].floor,
-                before=env.event_id,
-            )
-            for event in missed:
-                earlier = Envelope.from_event(event)
-                if self._wants(earlier):
-                    await self._send(earlier, SENT_CATCHUP)
-            # Sent now, or not one this user may see: either way, resolved.
-            self.handled.add(env.previous_event_id)
-            if not self._wants(env):
-                return
-        await self._send(env, counter)
+            if self._wants(env):
+                await self._send(env, counter)
 
     # -- floors (called by the hub, synchronously) ----------------------------------------
     def advance(self, settled: int) -> None:
         """Every event up to ``settled`` has been offered to this connection: raise the
-        floors of settled topics there, unless some of it still waits to be sent."""
-        if not self._live_queue and not self.lock.locked():
+        floors of settled topics there, unless some of it may still wait to be sent."""
+        if not self._busy():
             self._advance(settled)
 
     def _advance(self, settled: int) -> None:
-        """Raise the floors of settled topics to the hub's watermark; forget what is below."""
+        """Raise the floors of settled topics to ``settled``; forget what is below."""
         floors = []
         for state in self.topics.values():
             if not state.replaying and settled > state.floor:
@@ -289,6 +264,13 @@ class ConnectionDelivery:
         relay offered between the read of ``last_event_id`` and now passed this connection
         by: they are read from the log too, so that nothing is skipped and the order holds.
         """
+        self._subscribing += 1
+        try:
+            await self._subscribe_locked(topic, since, last_event_id, on_subscribed)
+        finally:
+            self._subscribing -= 1
+
+    async def _subscribe_locked(self, topic, since, last_event_id, on_subscribed) -> None:
         async with self.lock:
             floor = last_event_id if since is None else since
             state = TopicState(floor=floor)
@@ -308,7 +290,7 @@ class ConnectionDelivery:
                     for event in page:
                         env = Envelope.from_event(event)
                         if self._wants(env):
-                            await self._send_in_order(env, SENT_REPLAY)
+                            await self._send(env, SENT_REPLAY)
                         after = event.pk
                     if len(page) < PAGE or self.closed:
                         break

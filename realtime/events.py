@@ -151,9 +151,10 @@ def _insert(events: list[PaymentEvent], connection) -> None:
     so the next change takes its ids only after this one has ended: once an event is
     visible, every lower id has committed or is gone for good. The delivery code relies on
     it (``realtime.relay``: frames go out strictly in id order, so resuming from the highest
-    id handled loses nothing). It is the last lock a write takes (the events are the last
-    rows a change writes; its row locks come first), so it adds no deadlock, and it is held
-    for the INSERT and the COMMIT only. SQLite lets one writer in at a time anyway.
+    id handled loses nothing). It must be the last lock a write takes, or a write holding it
+    could wait for a row lock whose holder waits for it: the services write the events
+    last, after their row locks, and commit right after (the admin's bulk delete locks every
+    selected row before its first deletion). SQLite lets one writer in at a time anyway.
     """
     if not connection.features.can_return_rows_from_bulk_insert:
         for event in events:

@@ -253,10 +253,14 @@ class LiveRelay:
                     self.pending[env.event_id] = (env, counter)
                 return False
         for i, conn in enumerate(list(self.members), start=1):
-            for env, counter in batch:
-                step = conn.push_live(env, counter)
-                if step is not None:
-                    await step  # sends at once: nothing in it waits (see push_live)
+            try:
+                for env, counter in batch:
+                    step = conn.push_live(env, counter)
+                    if step is not None:
+                        await step  # sends at once: nothing in it waits (see push_live)
+            except Exception:
+                # One connection's failure must not cost the others the batch.
+                logger.exception("could not send events to a connection of user %s", conn.user_id)
             if i % YIELD_EVERY == 0:
                 if served is not None:
                     served.set()
@@ -291,8 +295,8 @@ class LiveRelay:
         then known, so ids the read did not find are skipped."""
         if self.next_id is None:
             return
+        after = self.next_id - 1
         for _page in range(CATCH_UP_PAGES):
-            after = self.next_id - 1
             rows = await db_read(payment_events_after)(after=after, limit=PAGE)
             envs = [Envelope.from_event(row) for row in rows]
             await self.accept(
@@ -300,6 +304,7 @@ class LiveRelay:
             )
             if len(rows) < PAGE or self.closed:
                 break
+            after = max(rows[-1].pk, self.next_id - 1)
 
 
 _RELAYS: dict[asyncio.AbstractEventLoop, LiveRelay] = {}

@@ -58,18 +58,6 @@ def payment_events_after(*, after: int, limit: int) -> list[PaymentEvent]:
     return list(PaymentEvent.objects.filter(id__gt=after).order_by("id")[:limit])
 
 
-def payment_events_gap(
-    user, *, roles: frozenset[Role], topic: str, transaction_id: int, after: int, before: int
-) -> list[PaymentEvent]:
-    """The events of one transaction and topic this user may see, strictly between two ids
-    (what a connection missed before the live event ``before``)."""
-    return list(
-        payment_events_visible_to(user, after=after, topic=topic, roles=roles).filter(
-            transaction_id=transaction_id, id__lt=before
-        )
-    )
-
-
 def payment_events_replay(
     user, *, roles: frozenset[Role], topic: str, after: int, limit: int
 ) -> list[PaymentEvent]:

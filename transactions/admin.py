@@ -172,9 +172,18 @@ class TransactionAdmin(admin.ModelAdmin):
         )
 
     def delete_queryset(self, request, queryset) -> None:
-        # In id order, whatever the changelist's sort: two admins deleting overlapping
-        # selections lock the rows in the same order and cannot deadlock.
-        for obj in queryset.order_by("pk"):
+        # The action runs in one database transaction (changelist_view). Every selected row
+        # is locked first, in id order, whatever the changelist's sort: two admins deleting
+        # overlapping selections lock in the same order, and the first deletion's events
+        # take the event-order lock (realtime.events) only once every row lock is held, so
+        # a payment holding one of these rows and waiting for that lock cannot deadlock
+        # with this action.
+        rows = list(
+            Transaction.objects.filter(pk__in=queryset.values("pk"))
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        for obj in rows:
             self.delete_model(request, obj)
 
     def changeform_view(self, request, *args, **kwargs):

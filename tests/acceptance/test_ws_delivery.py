@@ -1,6 +1,6 @@
 """SPEC section 6 (delivery guarantees), observed from websocket clients: exactly one
-`payment_status_updated` per change, `transaction_updated` for every change, per-transaction
-order, audience = who could see the transaction before or after, reconnect with `since`."""
+`payment_status_updated` per change, `transaction_updated` for every change, id order,
+audience = who could see the transaction before or after, reconnect with `since`."""
 
 from __future__ import annotations
 

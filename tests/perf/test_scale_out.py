@@ -1,5 +1,5 @@
 """Scale-out: two daphne processes on one Redis and one PostgreSQL. A client on each receives
-every event exactly once, in commit order per transaction, whichever process took the write."""
+every event exactly once, in id order, whichever process took the write."""
 
 from __future__ import annotations
 
@@ -98,6 +98,8 @@ def test_a_client_on_each_of_two_processes_gets_every_event_once(
     for frames in got:
         ids = [f["data"]["settlement"]["id"] for f in frames]
         assert sorted(ids) == sorted(written)  # each event exactly once
+        event_ids = [f["event_id"] for f in frames]
+        assert event_ids == sorted(event_ids)  # in id order, across transactions
         for txn in txns:
             mine = [f["event_id"] for f in frames if f["data"]["transactionId"] == txn.pk]
             assert mine == sorted(mine)

@@ -111,3 +111,28 @@ async def test_events_wait_in_order_while_the_access_check_fails(relay, monkeypa
     failing = False
     await relay.accept([], counter=SENT_CATCHUP)  # the hub's next round
     assert _ids(relay) == [11, 12]
+
+
+async def test_floors_stay_while_an_event_waits_for_the_connection():
+    # An event queued behind a subscribe's replay is popped by the connection's drain task,
+    # which then waits for the lock; the hub's round, running just as the replay lets go,
+    # must not raise the floor above it (the event would be dropped as history).
+    from types import SimpleNamespace
+
+    from realtime.delivery import ConnectionDelivery, TopicState
+    from transactions.choices import Role
+
+    sent = []
+
+    async def send(text: str) -> None:
+        sent.append(text)
+
+    conn = ConnectionDelivery(user=SimpleNamespace(pk=1), roles=frozenset({Role.ADMIN}), send=send)
+    conn.topics["payment_status"] = TopicState(floor=10, replaying=False)
+    await conn.lock.acquire()  # a subscribe's replay of another topic
+    assert conn.push_live(_env(11), SENT_LIVE) is None  # queued behind it
+    await asyncio.sleep(0)  # the drain task takes it and waits for the lock
+    conn.lock.release()
+    conn.advance(20)  # the hub's round, before the drain task runs again
+    await asyncio.sleep(0.05)
+    assert sent == [_env(11).frame]
