@@ -33,6 +33,7 @@ import asyncio
 import contextvars
 import logging
 import threading
+import time
 
 from channels.layers import get_channel_layer
 
@@ -231,7 +232,10 @@ class LiveRelay:
         """Offer ``batch`` (in id order) to every connection, once the process's access
         check covers it; False, with the batch put back, if that check failed."""
         hub = catchup_hub()
-        written = max(env.created_at for env, _ in batch)
+        # Never later than now: a writer whose clock runs ahead wrote these before we
+        # received them, so a check begun now is after they were written; waiting for its
+        # clock would hold up every event behind them.
+        written = min(max(env.created_at for env, _ in batch), time.time())
         if written > hub.checked_at:
             # Written after the last access check: wait for a fresh one (one query for the
             # whole process), so a user deactivated or stripped of a role before the events

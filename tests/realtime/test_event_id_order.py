@@ -9,11 +9,15 @@ import asyncio
 import threading
 
 import pytest
+from django.contrib import admin
+from django.contrib.messages.storage.fallback import FallbackStorage
 from django.db import connection
 from django.db import transaction as db_transaction
+from django.test import RequestFactory
 
 from payments.services import settlement_record
 from tests.support.services import require_postgres
+from transactions.models import Transaction
 
 from .conftest import db
 
@@ -76,3 +80,62 @@ async def test_a_write_in_flight_holds_back_the_next_writes_events(
     ids = [f["event_id"] for f in frames]
     assert ids == sorted(ids)
     await client.nothing(0.8)
+
+
+def _hold_row_then_pay(txn, cashier, locked, go, outcome):
+    """A payment that holds the transaction's row lock, then (on ``go``) writes its events."""
+    try:
+        with db_transaction.atomic():
+            Transaction.objects.select_for_update().get(pk=txn.pk)
+            locked.set()
+            assert go.wait(10)
+            outcome["settlement"] = settlement_record(
+                transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier
+            )
+    except Exception as exc:  # a deadlock would land here (or in the admin's thread)
+        outcome["payment_error"] = exc
+    finally:
+        connection.close()
+
+
+def _admin_bulk_delete(admin_user, ids, outcome):
+    request = RequestFactory().post("/admin/transactions/transaction/")
+    request.user = admin_user
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    model_admin = admin.site._registry[Transaction]
+    try:
+        with db_transaction.atomic():  # as the changelist's action runs
+            model_admin.delete_queryset(request, Transaction.objects.filter(pk__in=ids))
+    except Exception as exc:
+        outcome["admin_error"] = exc
+    finally:
+        connection.close()
+
+
+async def test_the_admins_bulk_delete_does_not_deadlock_with_a_payment(
+    admin_user, cashier, make_transaction
+):
+    # The admin deletes [first, second] while a payment holds second's row and is about to
+    # write its events. Deleting first before locking second would take the event-order
+    # lock and then wait for second's row, while the payment waits for that lock.
+    require_postgres()
+    first = await db(make_transaction)("100.00")
+    second = await db(make_transaction)("100.00")
+    locked, go, outcome = threading.Event(), threading.Event(), {}
+    payer = asyncio.create_task(
+        asyncio.to_thread(_hold_row_then_pay, second, cashier, locked, go, outcome)
+    )
+    assert await asyncio.to_thread(locked.wait, 10)
+    deleter = asyncio.create_task(
+        asyncio.to_thread(_admin_bulk_delete, admin_user, [first.pk, second.pk], outcome)
+    )
+    await asyncio.sleep(0.5)  # the admin is now waiting for second's row
+    go.set()
+    await asyncio.wait_for(asyncio.gather(payer, deleter), 20)
+    assert "payment_error" not in outcome, outcome
+    assert outcome["settlement"].amount == 10
+    # second has a payment now: the admin's action is refused as a whole (nothing deleted)
+    assert type(outcome.get("admin_error")).__name__ == "_Abort", outcome
+    ids = await db(lambda: set(Transaction.objects.values_list("pk", flat=True)))()
+    assert {first.pk, second.pk} <= ids

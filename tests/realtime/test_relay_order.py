@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import pytest
 
@@ -90,6 +91,23 @@ async def test_copies_and_old_events_are_dropped(relay):
     await relay.accept([_env(12), _env(9), _env(11)], counter=SENT_CATCHUP)
     await relay.accept([_env(13), _env(13)], counter=SENT_LIVE)
     assert _ids(relay) == [11, 12, 13]
+
+
+async def test_a_writer_clock_running_ahead_holds_nothing_up(relay, monkeypatch):
+    from realtime.delivery import catchup_hub
+
+    hub = catchup_hub()
+    asked = []
+
+    async def check(moment: float) -> None:
+        asked.append(moment)
+        hub.checked_at = time.time()
+
+    monkeypatch.setattr(hub, "access_checked_after", check)
+    ahead = dataclasses.replace(_env(11), created_at=time.time() + 3600)
+    await relay.accept([ahead], counter=SENT_LIVE)
+    assert _ids(relay) == [11]
+    assert asked and asked[0] <= time.time()  # a check begun now, not in an hour
 
 
 async def test_events_wait_in_order_while_the_access_check_fails(relay, monkeypatch):
