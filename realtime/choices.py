@@ -64,3 +64,5 @@ class CloseCode(IntEnum):
     RATE_LIMITED = 4429
     #: Protocol abuse: non-JSON, oversized frames, repeated errors.
     PROTOCOL_ERROR = 4400
+    #: An event could not be sent (a server fault): reconnect and resume with ``since``.
+    INTERNAL_ERROR = 1011

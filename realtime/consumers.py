@@ -213,6 +213,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
                 user=auth.user, roles=auth.roles, send=self._send_text
             )
             self.delivery.on_access_change = self._access_changed
+            self.delivery.on_failure = self._failed
         elif previous.roles != auth.roles:
             self.delivery.set_roles(auth.roles)
         self._relabel(auth.roles)
@@ -234,6 +235,9 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
                 WS_CONNECTIONS.labels(role=self.role_label).dec()
             WS_CONNECTIONS.labels(role=label).inc()
             self.role_label = label
+
+    async def _failed(self) -> None:
+        await self.close_with(CloseCode.INTERNAL_ERROR)
 
     async def _access_changed(self, roles: frozenset[Role] | None) -> None:
         """The hub's re-check found the user inactive (``None``: 4401), without any role
@@ -291,13 +295,15 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "subscribed", "topic": topic, "last_event_id": last_event_id}
             )
 
+        # On the hub's access re-check before the replay: an event written after a change of
+        # access, queued behind the replay, was written after a check that saw it.
+        catchup_hub().register(self.delivery)
         await self.delivery.subscribe(
             topic=topic,
             since=since,
             last_event_id=last_event_id,
             on_subscribed=subscribed,
         )
-        catchup_hub().register(self.delivery)
 
     # -- frames to the client --------------------------------------------------------------
     async def _send_text(self, text: str) -> None:

@@ -147,6 +147,8 @@ class ConnectionDelivery:
         self._access_task: asyncio.Task | None = None
         #: Called by the hub when the user's access changed: new roles, or None (inactive).
         self.on_access_change: Callable[[frozenset[Role] | None], Awaitable[None]] | None = None
+        #: Called once when an event could not be sent (``failed``): the consumer closes.
+        self.on_failure: Callable[[], Awaitable[None]] | None = None
 
     def set_roles(self, roles: frozenset[Role]) -> None:
         self.roles = roles
@@ -161,6 +163,16 @@ class ConnectionDelivery:
             self.close()  # nothing more goes out; the consumer closes the socket
         if self.on_access_change is not None:
             self._access_task = asyncio.ensure_future(self.on_access_change(roles))
+
+    def failed(self, env: Envelope) -> None:
+        """``env`` could not be sent: send nothing more (a later frame would put a hole
+        below the client's highest id) and have the consumer close the socket (1011); the
+        client resumes from its highest id and gets ``env`` in the replay."""
+        logger.exception("could not send event %s to user %s; closing", env.event_id, self.user_id)
+        already = self.closed
+        self.close()
+        if not already and self.on_failure is not None:
+            self._access_task = asyncio.ensure_future(self.on_failure())
 
     # -- deciding ---------------------------------------------------------------------
     def _wants(self, env: Envelope) -> bool:
@@ -215,9 +227,7 @@ class ConnectionDelivery:
             try:
                 await self.live(env, counter)
             except Exception:
-                logger.exception(
-                    "live delivery of event %s failed for user %s", env.event_id, self.user_id
-                )
+                self.failed(env)
 
     async def live(self, env: Envelope, counter=SENT_LIVE) -> None:
         """An event from the relay, in id order. Only the relay calls this (through
@@ -272,7 +282,12 @@ class ConnectionDelivery:
 
     async def _subscribe_locked(self, topic, since, last_event_id, on_subscribed) -> None:
         async with self.lock:
-            floor = last_event_id if since is None else since
+            if since is not None:
+                floor = since
+            else:
+                # Subscribed already (a repeated subscribe): never below what it has sent.
+                old = self.topics.get(topic)
+                floor = last_event_id if old is None else max(old.floor, last_event_id)
             state = TopicState(floor=floor)
             self.topics[topic] = state
             await on_subscribed()

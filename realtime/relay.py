@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 YIELD_EVERY = 50
 #: How long an event that arrived ahead of a lower id waits for it before the log is read.
 GAP_WAIT_SECONDS = 0.005
+#: Gap reads in a row before leaving a gap to the hub's round (a failing database, say).
+GAP_READS = 5
 #: Pages a log read takes at most in one go (``catch_up``).
 CATCH_UP_PAGES = 20
 
@@ -257,14 +259,16 @@ class LiveRelay:
                     self.pending[env.event_id] = (env, counter)
                 return False
         for i, conn in enumerate(list(self.members), start=1):
-            try:
-                for env, counter in batch:
+            for env, counter in batch:
+                try:
                     step = conn.push_live(env, counter)
                     if step is not None:
                         await step  # sends at once: nothing in it waits (see push_live)
-            except Exception:
-                # One connection's failure must not cost the others the batch.
-                logger.exception("could not send events to a connection of user %s", conn.user_id)
+                except Exception:
+                    # That connection closes (the client resumes from its highest id); the
+                    # others still get the batch.
+                    conn.failed(env)
+                    break
             if i % YIELD_EVERY == 0:
                 if served is not None:
                     served.set()
@@ -283,15 +287,18 @@ class LiveRelay:
 
     async def _read_gap(self) -> None:
         """An event waits for a lower id: give its message ``GAP_WAIT_SECONDS`` to arrive,
-        then read the log."""
-        await asyncio.sleep(GAP_WAIT_SECONDS)
-        if self.pending and not self.closed:
+        then read the log; again while a gap remains (a few times: then the hub's round)."""
+        for _attempt in range(GAP_READS):
+            await asyncio.sleep(GAP_WAIT_SECONDS)
+            if not self.pending or self.closed:
+                return
             try:
                 await self.catch_up()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("could not read the event log; the next round retries")
+                return
 
     async def catch_up(self) -> None:
         """Read the log above what was taken (one query a page) and offer what it holds: the

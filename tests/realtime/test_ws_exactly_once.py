@@ -209,3 +209,47 @@ async def test_live_events_skip_the_per_message_connection_cleanup(
     await client.receive_events(3)
     await client.roundtrip()
     assert len(calls) == baseline
+
+
+async def test_an_event_that_cannot_be_sent_closes_the_socket_and_comes_in_the_resume(
+    clients, monkeypatch, admin_user, cashier, make_transaction
+):
+    # Sending nothing after a failed frame keeps "nothing below the highest id handled is
+    # still to come": the client reconnects (1011) and resumes from that id.
+    from realtime.delivery import ConnectionDelivery
+
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status")
+    await _pay(txn, cashier)
+    (first,) = await client.receive_events(1)
+    real_send, failures = ConnectionDelivery._send, []
+
+    async def send_once_failing(self, env, counter):
+        if not failures:
+            failures.append(env.event_id)
+            raise OSError("socket write failed")
+        await real_send(self, env, counter)
+
+    monkeypatch.setattr(ConnectionDelivery, "_send", send_once_failing)
+    await _pay(txn, cashier)
+    closed = await client.communicator.receive_output(3)
+    assert closed == {"type": "websocket.close", "code": 1011}
+    resumed = await clients.open(user=admin_user)
+    await resumed.subscribe("payment_status", since=first["event_id"])
+    (again,) = await resumed.receive_events(1)
+    assert again["event_id"] == failures[0]
+    assert again["data"]["paid_amount"] == 20.0
+    await resumed.nothing(0.5)
+
+
+async def test_subscribing_again_without_since_repeats_nothing(
+    clients, admin_user, cashier, make_transaction
+):
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status")
+    await _pay(txn, cashier)
+    await client.receive_events(1)
+    await client.subscribe("payment_status")
+    await client.nothing(0.6)
