@@ -22,7 +22,9 @@ class PaymentEvent(models.Model):
     frame_type = models.CharField(max_length=30, choices=FrameType.choices)
     #: Not a foreign key: events outlive a deleted transaction, and the log is append-only.
     transaction_id = models.BigIntegerField()
-    #: The previous event of the same transaction and topic (per-transaction ordering).
+    #: The previous event of the same transaction and topic: each transaction's chain, kept
+    #: in the log and the layer message. Delivery no longer reads it (ids commit in id
+    #: order, realtime.events._insert, and go out in id order, realtime.relay).
     previous_event_id = models.BigIntegerField(null=True, blank=True)
     #: The frame's ``data`` object, encoded once as JSON text (money as numbers, 2 places).
     data = models.TextField()
