@@ -311,8 +311,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Polling clients of /api/payment-events/ get an event only once it is this old: an event
-# id is taken when the row is written, so a younger id may still be invisible (uncommitted)
-# while a later one is already readable. Holding back the young ones keeps the cursor from
-# skipping past an id that commits a moment later.
+# Polling clients of /api/payment-events/ get an event only once it is this old. Not needed
+# for correctness (event ids commit in id order, realtime/events.py), so 0 by default.
 ESCASHOP_EVENT_POLL_SETTLE_SECONDS = env.float("ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 0.0)

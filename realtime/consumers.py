@@ -39,7 +39,7 @@ from .protocol import (
     parse_request,
 )
 from .relay import current_relay, live_relay
-from .selectors import payment_event_last_id, payment_log_pruned_through
+from .selectors import payment_log_newest, payment_log_pruned_through
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def _subscribe_facts(user_id: int) -> tuple[int, int, frozenset[Role] | None]:
     (checked on every subscribe, in the same thread hop, since a replay follows). Ids commit
     in id order (``realtime.events._insert``): every id up to the newest is history."""
     pruned_through = payment_log_pruned_through()
-    newest = max(payment_event_last_id(), pruned_through)
+    newest = payment_log_newest(pruned_through=pruned_through)
     return newest, pruned_through, users_roles(user_ids=[user_id])[user_id]
 
 

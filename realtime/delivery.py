@@ -144,7 +144,7 @@ class ConnectionDelivery:
         self._subscribing = 0
         self._live_queue: deque[tuple[Envelope, object]] = deque()
         self._live_task: asyncio.Task | None = None
-        self._access_task: asyncio.Task | None = None
+        self._callback_task: asyncio.Task | None = None
         #: Called by the hub when the user's access changed: new roles, or None (inactive).
         self.on_access_change: Callable[[frozenset[Role] | None], Awaitable[None]] | None = None
         #: Called once when an event could not be sent (``failed``): the consumer closes.
@@ -162,7 +162,7 @@ class ConnectionDelivery:
         if roles is None or not roles:
             self.close()  # nothing more goes out; the consumer closes the socket
         if self.on_access_change is not None:
-            self._access_task = asyncio.ensure_future(self.on_access_change(roles))
+            self._callback_task = asyncio.ensure_future(self.on_access_change(roles))
 
     def failed(self, env: Envelope) -> None:
         """``env`` could not be sent: send nothing more (a later frame would put a hole
@@ -172,7 +172,7 @@ class ConnectionDelivery:
         already = self.closed
         self.close()
         if not already and self.on_failure is not None:
-            self._access_task = asyncio.ensure_future(self.on_failure())
+            self._callback_task = asyncio.ensure_future(self.on_failure())
 
     # -- deciding ---------------------------------------------------------------------
     def _wants(self, env: Envelope) -> bool:

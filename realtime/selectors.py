@@ -75,6 +75,9 @@ def payment_log_covers(since: int) -> bool:
     return since >= payment_log_pruned_through()
 
 
-def payment_log_newest() -> int:
-    """The newest event id the log ever held (pruned ones included; 0 if none)."""
-    return max(payment_event_last_id(), payment_log_pruned_through())
+def payment_log_newest(*, pruned_through: int | None = None) -> int:
+    """The newest event id the log ever held (pruned ones included; 0 if none); pass the
+    pruning point when it was just read."""
+    if pruned_through is None:
+        pruned_through = payment_log_pruned_through()
+    return max(payment_event_last_id(), pruned_through)

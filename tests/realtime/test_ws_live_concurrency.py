@@ -18,11 +18,16 @@ from .live import LiveClient, pay_concurrently
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
+def _ten_payments_on_each_of_ten(make_transaction, cashier, amount: str) -> tuple[list, list]:
+    """Ten transactions, and ten settlements of ``amount`` on each, interleaved."""
+    txns = [make_transaction("1000.00") for _ in range(10)]
+    return txns, [(txn, Decimal(amount), cashier) for _ in range(10) for txn in txns]
+
+
 def test_100_concurrent_settlements_arrive_once_each_in_order(
     daphne_server, admin_user, cashier, make_transaction
 ):
-    txns = [make_transaction("1000.00") for _ in range(10)]
-    jobs = [(txn, Decimal("10.00"), cashier) for _ in range(10) for txn in txns]
+    txns, jobs = _ten_payments_on_each_of_ten(make_transaction, cashier, "10.00")
 
     async def scenario() -> list[dict]:
         client = await LiveClient.open(daphne_server.ws_url, admin_user)
@@ -55,8 +60,7 @@ def test_a_client_dropping_during_concurrent_writes_and_resuming_misses_nothing(
     # Ten threads write 100 settlements across 10 transactions while a client keeps
     # dropping after a few frames (those already on their way are lost with the socket)
     # and resuming from the highest event_id it handled.
-    txns = [make_transaction("1000.00") for _ in range(10)]
-    jobs = [(txn, Decimal("1.00"), cashier) for _ in range(10) for txn in txns]
+    _txns, jobs = _ten_payments_on_each_of_ten(make_transaction, cashier, "1.00")
 
     async def scenario() -> list[int]:
         client = await LiveClient.open(daphne_server.ws_url, admin_user)
