@@ -166,7 +166,14 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, RecursionError):
             await self.close_with(CloseCode.PROTOCOL_ERROR)
             return
-        await self.receive_json(content)
+        try:
+            await self.receive_json(content)
+        except Exception:
+            # A database or channel-layer error while serving the frame (a replay's read,
+            # say). Closing releases the connection from the relay and the access re-check;
+            # the client reconnects and resumes from the highest event id it handled.
+            logger.exception("could not serve a client frame; closing the socket (1011)")
+            await self.close_with(CloseCode.INTERNAL_ERROR)
 
     async def receive_json(self, content, **kwargs) -> None:
         try:

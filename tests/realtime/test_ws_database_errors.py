@@ -1,0 +1,85 @@
+"""A database error while serving a client's frame: the socket closes with 1011 and its
+connection leaves the process's relay and access re-check (it used to stay registered,
+the consumer ended without its disconnect handler), so the client reconnects and resumes."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+
+import realtime.consumers
+import realtime.delivery
+from payments.services import settlement_record
+from realtime.delivery import catchup_hub
+from realtime.relay import current_relay
+
+from .conftest import db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _failing_once(real):
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        if not calls:
+            calls.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+async def _pay(txn, cashier):
+    return await db(settlement_record)(
+        transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier
+    )
+
+
+def _registered() -> int:
+    relay = current_relay()
+    members = 0 if relay is None else len(relay.members)
+    return members + len(catchup_hub().connections)
+
+
+async def test_a_failed_read_before_subscribing_closes_1011_and_unregisters(
+    clients, monkeypatch, admin_user
+):
+    monkeypatch.setattr(
+        realtime.consumers, "_subscribe_facts", _failing_once(realtime.consumers._subscribe_facts)
+    )
+    client = await clients.open(user=admin_user)
+    await client.send({"type": "subscribe", "topic": "payment_status"})
+    assert await client.receive_close(3) == 1011
+    assert _registered() == 0
+    again = await clients.open(user=admin_user)
+    assert (await again.subscribe("payment_status"))["type"] == "subscribed"
+
+
+async def test_a_failed_replay_closes_1011_and_the_resume_gets_what_was_missed(
+    clients, monkeypatch, admin_user, cashier, make_transaction
+):
+    txn = await db(make_transaction)("1000.00")
+    await _pay(txn, cashier)
+    client = await clients.open(user=admin_user)
+    since = (await client.subscribe("payment_status"))["last_event_id"]
+    await client.close()
+    await _pay(txn, cashier)
+    monkeypatch.setattr(
+        realtime.delivery, "_replay_page", _failing_once(realtime.delivery._replay_page)
+    )
+    failing = await clients.open(user=admin_user)
+    await failing.send({"type": "subscribe", "topic": "payment_status", "since": since})
+    assert (await failing.receive())["type"] == "subscribed"
+    assert await failing.receive_close(3) == 1011
+    assert _registered() == 0
+
+    resumed = await clients.open(user=admin_user)
+    await resumed.subscribe("payment_status", since=since)
+    (missed,) = await resumed.receive_events(1)
+    assert missed["data"]["paid_amount"] == 20.0
+    # Live events still reach the resumed client: the failed connection held nothing up.
+    await _pay(txn, cashier)
+    (live,) = await resumed.receive_events(1)
+    assert live["event_id"] > missed["event_id"]
+    assert live["data"]["paid_amount"] == 30.0
