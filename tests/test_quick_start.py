@@ -1,0 +1,101 @@
+"""The README's first quick-start command, ``./scripts/shop``, run as a user runs it: with no
+settings in the environment but a database of its own, it migrates, loads the demo data,
+prints the URLs and logins, and serves them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+START_SECONDS = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.status, resp.read()
+
+
+def _post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+@pytest.fixture
+def shop(tmp_path):
+    """``./scripts/shop PORT`` on a fresh SQLite file; yields (base URL, printed text)."""
+    port = _free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "ESCASHOP_")) and key not in {"REDIS_URL"}
+    }
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+    env["PYTHON"] = sys.executable  # the venv's own: _venv.sh checks, reuses .venv
+    log = tmp_path / "shop.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(ROOT / "scripts" / "shop"), str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            assert proc.poll() is None, f"scripts/shop exited:\n{log.read_text()[-3000:]}"
+            try:
+                if _get(f"{base}/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"not serving in time:\n{log.read_text()}"
+            time.sleep(0.25)
+        yield base, log.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
+def test_the_shop_quick_start_serves_its_printed_urls_and_logins(shop):
+    base, printed = shop
+    assert f"{base}/admin/" in printed
+    logins = re.findall(r"^\s*(\S+)\s+/\s+(\S+)\s+(\w+)", printed, flags=re.MULTILINE)
+    roles = {role for _, _, role in logins}
+    assert {"admin", "cashier", "sales"} <= roles, printed
+    for username, password, _ in logins:
+        status, tokens = _post_json(
+            f"{base}/api/auth/token/", {"username": username, "password": password}
+        )
+        assert status == 200 and tokens["access"], username
+    status, page = _get(f"{base}/")
+    assert status == 200 and b"<html" in page.lower()
