@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
+from payments.services import settlement_record
 from realtime.routing import websocket_application
 
 
@@ -146,3 +147,10 @@ async def clients():
 def db(func):
     """Run a service from an async test (its on_commit runs on this test's event loop)."""
     return database_sync_to_async(func)
+
+
+async def pay(txn, cashier, amount="10.00"):
+    """A cash settlement recorded by ``cashier`` through the real service."""
+    return await db(settlement_record)(
+        transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier
+    )

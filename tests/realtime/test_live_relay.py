@@ -7,19 +7,12 @@ from __future__ import annotations
 import pytest
 from channels.layers import get_channel_layer
 
-from payments.services import settlement_record
 from realtime.groups import EVENTS_GROUP
 from realtime.relay import current_relay
 
-from .conftest import db
+from .conftest import db, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _pay(txn, cashier, amount="10.00"):
-    return await db(settlement_record)(
-        transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier
-    )
 
 
 def _members_of(group: str) -> set[str]:
@@ -41,7 +34,7 @@ async def test_one_channel_per_process_in_the_events_group_while_it_has_connecti
     assert _members_of(EVENTS_GROUP) == {relay.channel}
 
     # The change travels as one message; each connection that may see it gets it once.
-    settlement = await _pay(txn, cashier)
+    settlement = await pay(txn, cashier)
     for client in watchers.values():
         (frame,) = await client.receive_events(1)
         assert frame["data"]["settlement"]["id"] == settlement.pk
@@ -68,8 +61,8 @@ async def test_a_busy_connection_does_not_hold_up_the_others(
     busy_delivery, _ = current_relay().members  # in join order
     await busy_delivery.lock.acquire()  # as if a replay or catch-up batch were being sent
     try:
-        first = await _pay(txn, cashier)
-        second = await _pay(txn, cashier)
+        first = await pay(txn, cashier)
+        second = await pay(txn, cashier)
         frames = await idle.receive_events(2)
         assert [f["data"]["settlement"]["id"] for f in frames] == [first.pk, second.pk]
         await busy.nothing(0.3)
@@ -96,8 +89,8 @@ async def test_an_event_committed_here_reaches_local_screens_without_the_layer(
         published.append((group, message))
 
     monkeypatch.setattr(get_channel_layer(), "group_send", publish_nowhere)
-    first = await _pay(txn, cashier)
-    second = await _pay(txn, cashier)
+    first = await pay(txn, cashier)
+    second = await pay(txn, cashier)
     frames = await watcher.receive_events(2)
     assert [f["data"]["settlement"]["id"] for f in frames] == [first.pk, second.pk]
     # Still sent to the other processes: one message per change, both of its events in order.
@@ -134,7 +127,7 @@ async def test_a_write_returns_once_the_screens_of_its_process_have_their_frames
     for watcher in watchers:
         await watcher.subscribe("payment_status")
     for _ in range(3):
-        settlement = await _pay(txn, cashier)
+        settlement = await pay(txn, cashier)
         for watcher in watchers:
             assert watcher.communicator.output_queue.qsize() == 1  # already out
             frames = await watcher.receive_events(1)
@@ -161,7 +154,7 @@ async def test_local_screens_are_served_while_the_layer_breaker_is_open(
     await watcher.subscribe("payment_status")
     published.clear()  # the transaction's creation went through the layer
     monkeypatch.setattr(LAYER_BREAKER, "allow", lambda: False)  # open, whatever succeeds
-    settlement = await _pay(txn, cashier)
+    settlement = await pay(txn, cashier)
     (frame,) = await watcher.receive_events(1)
     assert frame["data"]["settlement"]["id"] == settlement.pk
     assert published == []  # the layer was not asked

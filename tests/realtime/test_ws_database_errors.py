@@ -9,11 +9,10 @@ from django.db import OperationalError
 
 import realtime.consumers
 import realtime.delivery
-from payments.services import settlement_record
 from realtime.delivery import catchup_hub
 from realtime.relay import current_relay
 
-from .conftest import db
+from .conftest import db, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,12 +27,6 @@ def _failing_once(real):
         return real(*args, **kwargs)
 
     return wrapper
-
-
-async def _pay(txn, cashier):
-    return await db(settlement_record)(
-        transaction=txn, amount="10.00", payment_mode="cash", recorded_by=cashier
-    )
 
 
 def _registered() -> int:
@@ -60,11 +53,11 @@ async def test_a_failed_replay_closes_1011_and_the_resume_gets_what_was_missed(
     clients, monkeypatch, admin_user, cashier, make_transaction
 ):
     txn = await db(make_transaction)("1000.00")
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     client = await clients.open(user=admin_user)
     since = (await client.subscribe("payment_status"))["last_event_id"]
     await client.close()
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     monkeypatch.setattr(
         realtime.delivery, "_replay_page", _failing_once(realtime.delivery._replay_page)
     )
@@ -79,7 +72,7 @@ async def test_a_failed_replay_closes_1011_and_the_resume_gets_what_was_missed(
     (missed,) = await resumed.receive_events(1)
     assert missed["data"]["paid_amount"] == 20.0
     # Live events still reach the resumed client: the failed connection held nothing up.
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     (live,) = await resumed.receive_events(1)
     assert live["event_id"] > missed["event_id"]
     assert live["data"]["paid_amount"] == 30.0

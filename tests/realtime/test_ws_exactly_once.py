@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 
 import realtime.events
-from payments.services import settlement_record
 from realtime.metrics import FRAMES_SENT
 from realtime.models import PaymentEvent
 
-from .conftest import db
+from .conftest import db, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,12 +42,6 @@ def _sent(path: str) -> float:
     return FRAMES_SENT.labels(path=path)._value.get()
 
 
-async def _pay(txn, cashier, amount="10.00"):
-    return await db(settlement_record)(
-        transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier
-    )
-
-
 async def test_a_dropped_message_arrives_from_the_log_once(
     clients, monkeypatch, admin_user, cashier, make_transaction
 ):
@@ -58,7 +51,7 @@ async def test_a_dropped_message_arrives_from_the_log_once(
     await client.subscribe("payment_status")
     before = _sent("catchup")
     layer.drop_next = 1  # this settlement's events never reach the layer
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     (frame,) = await client.receive_events(1, timeout=3)
     assert frame["data"]["paid_amount"] == 10.0
     assert _sent("catchup") == before + 1
@@ -74,9 +67,9 @@ async def test_a_gap_is_filled_from_the_log_before_the_live_event(
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
     layer.drop_next = 1
-    await _pay(txn, cashier)  # lost
+    await pay(txn, cashier)  # lost
     await client.nothing(0.3)
-    await _pay(txn, cashier)  # its payment_status_updated names the lost one as previous
+    await pay(txn, cashier)  # its payment_status_updated names the lost one as previous
     frames = await client.receive_events(2)
     assert [f["data"]["paid_amount"] for f in frames] == [10.0, 20.0]
     assert frames[0]["event_id"] < frames[1]["event_id"]
@@ -92,8 +85,8 @@ async def test_reordered_messages_are_sent_in_commit_order_once(
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
     layer.hold_next = 1
-    await _pay(txn, cashier)  # held back: arrives after the next one
-    await _pay(txn, cashier)
+    await pay(txn, cashier)  # held back: arrives after the next one
+    await pay(txn, cashier)
     frames = await client.receive_events(2)
     assert [f["data"]["paid_amount"] for f in frames] == [10.0, 20.0]
     for events in layer.held:  # the late arrival, and a duplicate for good measure
@@ -115,8 +108,8 @@ async def test_events_of_different_transactions_go_out_in_id_order(
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
     layer.hold_next = 1
-    await _pay(first, cashier)
-    await _pay(second, cashier)
+    await pay(first, cashier)
+    await pay(second, cashier)
     frames = await client.receive_events(2, timeout=2)
     assert [f["data"]["transactionId"] for f in frames] == [first.pk, second.pk]
     assert frames[0]["event_id"] < frames[1]["event_id"]
@@ -140,7 +133,7 @@ async def test_a_client_resuming_from_the_highest_id_it_handled_misses_nothing(
     seen: list[int] = []
     for round_ in range(3):
         for txn in txns:
-            await _pay(txn, cashier, "1.00")
+            await pay(txn, cashier, "1.00")
         frames = await client.receive_events(2 + round_, timeout=3)  # then it drops
         seen += [f["event_id"] for f in frames]
         await client.close()
@@ -167,7 +160,7 @@ async def test_an_event_a_user_may_see_in_two_ways_is_sent_once(
     client = await clients.open(user=cashier)
     await client.subscribe("payment_status")
     txn = await db(make_transaction)("100.00", created_by=sales)
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     (frame,) = await client.receive_events(1)
     assert frame["data"]["cashier_id"] == cashier.pk
     await client.nothing(0.6)
@@ -179,7 +172,7 @@ async def test_the_frame_is_the_logged_text_byte_for_byte(
     txn = await db(make_transaction)("1500.00")
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
-    await _pay(txn, cashier, "1000.50")
+    await pay(txn, cashier, "1000.50")
     raw = await client.receive_raw()
     event = await db(lambda: PaymentEvent.objects.filter(topic="payment_status").last())()
     assert raw == event.frame_text()
@@ -205,7 +198,7 @@ async def test_live_events_skip_the_per_message_connection_cleanup(
     await client.roundtrip()
     baseline = len(calls)
     for _ in range(3):
-        await _pay(txn, cashier)
+        await pay(txn, cashier)
     await client.receive_events(3)
     await client.roundtrip()
     assert len(calls) == baseline
@@ -221,7 +214,7 @@ async def test_an_event_that_cannot_be_sent_closes_the_socket_and_comes_in_the_r
     txn = await db(make_transaction)("1000.00")
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     (first,) = await client.receive_events(1)
     real_send, failures = ConnectionDelivery._send, []
 
@@ -232,7 +225,7 @@ async def test_an_event_that_cannot_be_sent_closes_the_socket_and_comes_in_the_r
         await real_send(self, env, counter)
 
     monkeypatch.setattr(ConnectionDelivery, "_send", send_once_failing)
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     closed = await client.communicator.receive_output(3)
     assert closed == {"type": "websocket.close", "code": 1011}
     resumed = await clients.open(user=admin_user)
@@ -249,7 +242,7 @@ async def test_subscribing_again_without_since_repeats_nothing(
     txn = await db(make_transaction)("1000.00")
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status")
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     await client.receive_events(1)
     await client.subscribe("payment_status")
     await client.nothing(0.6)

@@ -9,18 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from payments.services import settlement_record
 from realtime.models import PaymentEvent
 
-from .conftest import db
+from .conftest import db, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _pay(txn, cashier, amount="10.00"):
-    return await db(settlement_record)(
-        transaction=txn, amount=amount, payment_mode="cash", recorded_by=cashier
-    )
 
 
 async def test_resume_gets_exactly_what_was_missed_then_live(
@@ -29,13 +22,13 @@ async def test_resume_gets_exactly_what_was_missed_then_live(
     txn = await db(make_transaction)("1000.00")
     first = await clients.open(user=admin_user)
     sub = await first.subscribe("payment_status")
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     seen = await first.receive()
     assert seen["event_id"] > sub["last_event_id"]
     await first.close()
 
-    await _pay(txn, cashier)  # missed while away
-    await _pay(txn, cashier)
+    await pay(txn, cashier)  # missed while away
+    await pay(txn, cashier)
     again = await clients.open(user=admin_user)
     await again.send({"type": "subscribe", "topic": "payment_status", "since": seen["event_id"]})
     subscribed = await again.receive()
@@ -43,7 +36,7 @@ async def test_resume_gets_exactly_what_was_missed_then_live(
     missed = await again.receive_events(2)
     assert [f["data"]["paid_amount"] for f in missed] == [20.0, 30.0]
     assert subscribed["last_event_id"] == max(f["event_id"] for f in missed) + 1  # + its twin
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     (live,) = await again.receive_events(1)
     assert live["data"]["paid_amount"] == 40.0
     await again.nothing(0.6)
@@ -73,7 +66,7 @@ async def test_since_older_than_the_retained_log_needs_a_resync(
     clients, admin_user, cashier, make_transaction
 ):
     txn = await db(make_transaction)("1000.00")
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     old = await db(lambda: list(PaymentEvent.objects.values_list("id", flat=True)))()
 
     def age_and_prune():
@@ -81,7 +74,7 @@ async def test_since_older_than_the_retained_log_needs_a_resync(
         call_command("prune_payment_events")
 
     await db(age_and_prune)()
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     client = await clients.open(user=admin_user)
     await client.send({"type": "subscribe", "topic": "payment_status", "since": old[0]})
     assert await client.receive() == {"type": "resync_required", "topic": "payment_status"}
@@ -94,7 +87,7 @@ async def test_since_older_than_the_retained_log_needs_a_resync(
 
 async def test_replay_is_per_topic(clients, admin_user, cashier, make_transaction):
     txn = await db(make_transaction)("1000.00")
-    await _pay(txn, cashier)
+    await pay(txn, cashier)
     client = await clients.open(user=admin_user)
     await client.subscribe("payment_status", since=0)
     (frame,) = await client.receive_events(1)
