@@ -32,6 +32,8 @@ class TokenAuth:
     roles: frozenset[Role]
     expires_at: dt.datetime | None
     error: str | None = None
+    #: Not checked at all: the server failed (a database error), not the token.
+    fault: bool = False
 
     @property
     def ok(self) -> bool:
@@ -40,6 +42,12 @@ class TokenAuth:
 
 def refused(reason: str) -> TokenAuth:
     return TokenAuth(user=None, roles=frozenset(), expires_at=None, error=reason)
+
+
+#: The outcome when the token could not be checked (the consumer closes 1011, not 4401).
+UNCHECKED = TokenAuth(
+    user=None, roles=frozenset(), expires_at=None, error="could not check the token", fault=True
+)
 
 
 def token_authenticate(raw: object) -> TokenAuth:

@@ -206,7 +206,9 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         if not auth.ok:
-            await self.close_with(CloseCode.UNAUTHENTICATED)
+            await self.close_with(
+                CloseCode.INTERNAL_ERROR if auth.fault else CloseCode.UNAUTHENTICATED
+            )
             return
         if self.auth is not None and auth.user.pk != self.auth.user.pk:
             await self._error("forbidden", "This connection belongs to another user.")

@@ -8,17 +8,20 @@ a handshake itself: the consumer accepts and then closes with a code a browser c
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs
 
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
 
-from .auth import token_authenticate
+from .auth import UNCHECKED, token_authenticate
 from .delivery import db_read
 
 #: HTTP authentication a browser sends by itself, e.g. to a staging site behind a proxy's
 #: basic auth: credentials for the proxy, not an offer of ours, so they are looked past.
 BROWSER_SCHEMES = frozenset({"basic", "digest", "negotiate", "ntlm"})
+
+logger = logging.getLogger(__name__)
 
 
 def handshake_token(scope: dict) -> str | None:
@@ -39,7 +42,13 @@ class JWTAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         raw = handshake_token(scope)
-        auth = None if raw is None else await db_read(token_authenticate)(raw)
+        try:
+            auth = None if raw is None else await db_read(token_authenticate)(raw)
+        except Exception:
+            # The database failed, not the token: the consumer accepts and closes 1011, so
+            # the client retries rather than treating its token as refused.
+            logger.exception("could not check a websocket handshake's token")
+            auth = UNCHECKED
         scope["jwt"] = auth
         scope["user"] = auth.user if auth is not None and auth.ok else AnonymousUser()
         return await self.inner(scope, receive, send)

@@ -1,18 +1,23 @@
-"""A database error while serving a client's frame: the socket closes with 1011 and its
-connection leaves the process's relay and access re-check (it used to stay registered,
-the consumer ended without its disconnect handler), so the client reconnects and resumes."""
+"""A database error while checking a handshake's token or serving a client's frame: the
+socket closes with 1011 and its connection leaves the process's relay and access re-check
+(it used to stay registered: the consumer ended without its disconnect handler; a handshake
+was refused with no close code), so the client reconnects and resumes."""
 
 from __future__ import annotations
 
 import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
 import realtime.consumers
 import realtime.delivery
+import realtime.middleware
 from realtime.delivery import catchup_hub
 from realtime.relay import current_relay
+from realtime.routing import websocket_application
 
-from .conftest import db, pay
+from .conftest import access_token, db, pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,3 +81,23 @@ async def test_a_failed_replay_closes_1011_and_the_resume_gets_what_was_missed(
     (live,) = await resumed.receive_events(1)
     assert live["event_id"] > missed["event_id"]
     assert live["data"]["paid_amount"] == 30.0
+
+
+async def test_a_handshake_whose_token_cannot_be_checked_is_accepted_then_closed_1011(
+    monkeypatch, admin_user
+):
+    # The SPEC's rule for close codes: accept, then close, so a browser can read why. A
+    # database error is the server's fault (1011: retry and resume), not the token's (4401).
+    def failing(raw):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(realtime.middleware, "token_authenticate", failing)
+    token = await database_sync_to_async(access_token)(admin_user)
+    communicator = WebsocketCommunicator(
+        websocket_application, "/ws/", headers=[(b"authorization", f"Bearer {token}".encode())]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    closed = await communicator.receive_output(3)
+    assert closed == {"type": "websocket.close", "code": 1011}
+    await communicator.wait(timeout=3)
