@@ -8,23 +8,16 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.daphne import ROOT, free_port
+
 START_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -46,7 +39,7 @@ def _post_json(url: str, body: dict) -> tuple[int, dict]:
 @pytest.fixture
 def shop(tmp_path):
     """``./scripts/shop PORT`` on a fresh SQLite file; yields (base URL, printed text)."""
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
