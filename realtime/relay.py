@@ -61,6 +61,11 @@ GAP_WAIT_SECONDS = 0.005
 GAP_READS = 5
 #: Pages a log read takes at most in one go (``catch_up``).
 CATCH_UP_PAGES = 20
+#: Events kept waiting for a lower id or a failing access check at most: as many as one
+#: log read takes. Beyond it the highest are dropped and read from the log again once the
+#: way is clear, so a database outage during a burst does not grow the process without
+#: bound.
+MAX_PENDING = CATCH_UP_PAGES * PAGE
 
 
 class LiveRelay:
@@ -202,6 +207,8 @@ class LiveRelay:
                 self.pending.setdefault(env.event_id, (env, counter))
         if known_through is not None and known_through > self.known_through:
             self.known_through = known_through
+        if len(self.pending) > MAX_PENDING:
+            self._shed_pending()
         if self.releasing.locked():
             return  # the release running now takes these too (it looks again after each batch)
         async with self.releasing:
@@ -213,6 +220,21 @@ class LiveRelay:
                     return  # the access check failed: left pending, the hub retries
         if self.pending and not self.closed:
             self._read_gap_soon()
+
+    def _shed_pending(self) -> None:
+        """Keep the ``MAX_PENDING`` lowest pending events; the rest stay in the log, where
+        the next reads find them (nothing at or above ``next_id`` has been offered, and ids
+        from the lowest dropped up are no longer taken as known)."""
+        dropped = sorted(self.pending)[MAX_PENDING:]
+        for event_id in dropped:
+            del self.pending[event_id]
+        self.known_through = min(self.known_through, dropped[0] - 1)
+        logger.warning(
+            "live relay: %d events waiting; ids %d-%d dropped, to be read from the log",
+            MAX_PENDING + len(dropped),
+            dropped[0],
+            dropped[-1],
+        )
 
     def _take_ready(self) -> list[tuple[Envelope, object]]:
         """The pending events that are next in id order, skipping ids known not to exist."""

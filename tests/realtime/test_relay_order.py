@@ -154,3 +154,29 @@ async def test_floors_stay_while_an_event_waits_for_the_connection():
     conn.advance(20)  # the hub's round, before the drain task runs again
     await asyncio.sleep(0.05)
     assert sent == [_env(11).frame]
+
+
+async def test_events_beyond_the_pending_bound_are_read_from_the_log_again(relay, monkeypatch):
+    """While a lower id is missing (or the access check fails), at most MAX_PENDING events
+    wait in memory; the highest beyond it are dropped, not lost: the log still has them."""
+    monkeypatch.setattr(relay_module, "MAX_PENDING", 3)
+    monkeypatch.setattr(relay_module, "GAP_WAIT_SECONDS", 5.0)
+    await relay.accept([_env(i) for i in range(12, 18)], counter=SENT_LIVE)
+    assert sorted(relay.pending) == [12, 13, 14] and _ids(relay) == []
+    await relay.accept([_env(11)], counter=SENT_LIVE)  # four waiting: 14 dropped as well
+    assert _ids(relay) == [11, 12, 13]
+    relay.log = list(range(11, 18))
+    await relay.catch_up()  # the hub's round, or the next gap read: 14-16 fit, 17 dropped
+    await relay.catch_up()
+    assert _ids(relay) == list(range(11, 18))
+
+
+async def test_dropping_beyond_the_bound_forgets_that_a_log_read_saw_those_ids(relay, monkeypatch):
+    """A log read that found 12-17 (11 never committed) marks ids up to 17 as known; once
+    15-17 are dropped they must be read again, not skipped as ids that do not exist."""
+    monkeypatch.setattr(relay_module, "MAX_PENDING", 3)
+    await relay.accept([_env(i) for i in range(12, 18)], counter=SENT_CATCHUP, known_through=17)
+    assert _ids(relay) == [12, 13, 14] and relay.next_id == 15
+    relay.log = list(range(12, 18))
+    await relay.catch_up()
+    assert _ids(relay) == list(range(12, 18))
