@@ -36,19 +36,22 @@ def bench_database_url():
         conn.execute(f'drop database if exists "{name}" with (force)')
 
 
-def test_bench_light_run_records_its_figures(bench_database_url, tmp_path):
-    redis_url = require_redis()
-    port = free_port()
-    env = {
+def _bench_env(bench_database_url, tmp_path, port: int) -> dict:
+    return {
         **os.environ,
         "BENCH_DATABASE_URL": bench_database_url,
-        "BENCH_REDIS_URL": redis_url,
         "BENCH_PORT": str(port),
         "BENCH_DURATION": "2",
         "BENCH_OUT": str(tmp_path),
         # The suite's interpreter is the project's; the script's venv check reuses it.
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
+
+
+def test_bench_light_run_records_its_figures(bench_database_url, tmp_path):
+    redis_url = require_redis()
+    port = free_port()
+    env = {**_bench_env(bench_database_url, tmp_path, port), "BENCH_REDIS_URL": redis_url}
     done = subprocess.run(
         [str(ROOT / "scripts" / "bench"), "light"],
         cwd=ROOT,
@@ -74,3 +77,43 @@ def test_bench_light_run_records_its_figures(bench_database_url, tmp_path):
     # The daphne it started is gone: nothing listens on its port any more.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_bench_compare_alternates_two_versions_and_reports_each_pair(bench_database_url, tmp_path):
+    """``scripts/bench compare REF PAIRS ...``: REF's code from a git worktree, then this
+    tree's, PAIRS times, and the difference of each pair (here REF is this very commit)."""
+    redis_url = require_redis()
+    env = {
+        **_bench_env(bench_database_url, tmp_path, free_port()),
+        "BENCH_REDIS_URL": redis_url,
+        "BENCH_DURATION": "1",
+    }
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    worktree = tmp_path / f"compare-{head}"
+    try:
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "bench"), "compare", "HEAD", "1", "light"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert (worktree / "scripts" / "bench").exists()
+        runs = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+        assert [run["scenario"] for run in runs] == ["light", "light"]
+        assert runs[0]["commit"] == head  # the worktree: REF exactly
+        assert runs[1]["commit"].startswith(head)  # this tree (+changes when modified)
+        assert all(run["figures"]["ok"] for run in runs)
+        assert "==> 1 pairs, p50 ms:" in done.stdout
+        difference = (
+            runs[1]["figures"]["latency_ms"]["p50"] - runs[0]["figures"]["latency_ms"]["p50"]
+        )
+        assert f"median difference {difference:+.2f}" in done.stdout
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True
+        )
