@@ -26,7 +26,6 @@ relay has offered, so the set stays small.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 import time
@@ -337,20 +336,28 @@ class CatchupHub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.connections: set[ConnectionDelivery] = set()
+        #: The same connections as a tuple, replaced (never changed) on every register and
+        #: unregister: what a writer's thread reads (``access_check_due``).
+        self.members: tuple[ConnectionDelivery, ...] = ()
         self.task: asyncio.Task | None = None
         self.membership_refreshed = time.monotonic()
         #: Wall time at which the last completed access check began (see access_checked_after).
         self.checked_at = 0.0
+        #: Wall time at which the read whose roles were last applied began: an older read
+        #: finishing later (a writer's and the hub's may overlap) is not applied over it.
+        self.read_at = 0.0
         self._check: asyncio.Task | None = None
 
     def register(self, conn: ConnectionDelivery) -> None:
         """Re-check ``conn``'s access and raise its floors each round."""
         self.connections.add(conn)
+        self.members = tuple(self.connections)
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
 
     def unregister(self, conn: ConnectionDelivery) -> None:
         self.connections.discard(conn)
+        self.members = tuple(self.connections)
 
     async def _run(self) -> None:
         try:
@@ -404,12 +411,6 @@ class CatchupHub:
         if self.checked_at < moment:
             raise RuntimeError("websocket access re-check did not complete")
 
-    def check_soon(self, moment: float) -> None:
-        """Start a check that begins after ``moment`` unless one has or is running (see
-        ``access_check_soon``); whoever needs it waits in ``access_checked_after``."""
-        if self.checked_at < moment:
-            self._running_check()
-
     def _running_check(self) -> asyncio.Task:
         """The access check in flight, or a new one."""
         if self._check is None or self._check.done():
@@ -420,14 +421,20 @@ class CatchupHub:
         """ONE query for every user with a local connection: who is still active, with
         which roles. Connections whose access changed are told (``access_changed``)."""
         started = time.time()
-        conns = [conn for conn in self.connections if not conn.closed]
-        if conns:
-            current = await db_read(users_roles)(user_ids=sorted({conn.user_id for conn in conns}))
-            for conn in conns:
-                roles = current.get(conn.user_id)
+        conns = tuple(conn for conn in self.connections if not conn.closed)
+        current = await db_read(users_roles)(user_ids=access_user_ids(conns)) if conns else {}
+        self.access_read(AccessRead(started, conns, current))
+
+    def access_read(self, read: AccessRead) -> None:
+        """Apply a check's result: the roles it read for its connections, and that a check
+        begun at ``read.started`` has finished (``access_checked_after``)."""
+        if read.started >= self.read_at:
+            self.read_at = read.started
+            for conn in read.conns:
+                roles = read.roles[conn.user_id]
                 if not conn.closed and roles != conn.roles:
                     conn.access_changed(roles)
-        self.checked_at = max(self.checked_at, started)
+        self.checked_at = max(self.checked_at, read.started)
 
     async def _heal_layer(self) -> None:
         """Retry the live relay's failed group joins (after a Redis outage)."""
@@ -450,15 +457,36 @@ class CatchupHub:
 _HUBS: dict[asyncio.AbstractEventLoop, CatchupHub] = {}
 
 
-def access_check_soon(loop: asyncio.AbstractEventLoop, moment: float) -> None:
-    """Called from a writer's thread as it logs events created at ``moment``, before they
-    commit: start the access check their relay will wait for on ``loop`` now, so that it
-    runs while the write commits instead of after. Nothing when ``loop`` serves no
-    websocket. (An empty context: the writer's marks its sync thread as busy, which the
-    check's database read must not wait on.)"""
+@dataclass(frozen=True, slots=True)
+class AccessRead:
+    """One access check's result: the roles of the users of ``conns``, read after
+    ``started`` (wall time)."""
+
+    started: float
+    conns: tuple[ConnectionDelivery, ...]
+    roles: dict[int, frozenset[Role] | None]
+
+
+def access_check_due(
+    loop: asyncio.AbstractEventLoop, written: float
+) -> tuple[float, tuple[ConnectionDelivery, ...]] | None:
+    """Called in a writer's thread as it logs events written at ``written`` (wall time):
+    the moment a check begins, now, and the connections of ``loop`` whose users' roles the
+    writer is to read with the events' INSERT (``realtime.events``), the check those events
+    wait for before ``loop``'s relay offers them (``CatchupHub.access_read`` applies it).
+    None when ``loop`` serves no websocket or a check begun after ``written`` has already
+    finished. (Before, the writer had the loop start that check on a worker thread, which
+    the writer woke and competed with for the GIL: docs/performance.md has the figures.)"""
     hub = _HUBS.get(loop)
-    if hub is not None and hub.connections:
-        loop.call_soon_threadsafe(hub.check_soon, moment, context=contextvars.Context())
+    if hub is None or hub.checked_at >= written:
+        return None
+    started = time.time()  # then the connections, as in the hub's own check
+    conns = hub.members
+    return (started, conns) if conns else None
+
+
+def access_user_ids(conns: tuple[ConnectionDelivery, ...]) -> list[int]:
+    return sorted({conn.user_id for conn in conns})
 
 
 def catchup_hub() -> CatchupHub:

@@ -12,11 +12,14 @@ is logged and never fails the write: connected clients then get the event from t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import os
 import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
@@ -24,12 +27,18 @@ from django.db import connections, router
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
+from transactions.selectors import users_roles_query, users_roles_read
+
 from .choices import FRAME_TOPIC, FrameType
 from .groups import EVENTS_GROUP
 from .layer import LAYER_BREAKER
 from .metrics import CHANNEL_LAYER_SEND_FAILURES, EVENTS_WRITTEN
 from .models import PaymentEvent
 from .payloads import PaymentStatusData, TransactionUpdatedData, encode
+
+if TYPE_CHECKING:
+    from .delivery import AccessRead
+
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +82,9 @@ def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
     One INSERT writes every row, each reading its topic's previous event id as it goes
     (``_insert``). Must be called inside the atomic block of the change, after the
     transaction's row lock was taken, so that events of one transaction get ids in commit
-    order.
+    order. Under daphne, with websockets open in this process, the same round trip reads
+    their users' access, the check the events wait for before this process's relay offers
+    them (``realtime.delivery.access_check_due``).
     """
     if not drafts:
         return []
@@ -85,12 +96,13 @@ def send_events_on_commit(drafts: Sequence[EventDraft]) -> list[PaymentEvent]:
     now = timezone.now()
     events = [_event_row(draft, topic, now) for draft, topic in zip(drafts, topics, strict=True)]
     loop = _server_loop()
+    due = None
     if loop is not None:
-        from .delivery import access_check_soon  # the delivery code is big; daphne only
+        from .delivery import access_check_due  # the delivery code is big; daphne only
 
-        access_check_soon(loop, now.timestamp())
-    _insert(events, connections[using])
-    db_transaction.on_commit(lambda: _group_send(events), robust=True, using=using)
+        due = access_check_due(loop, now.timestamp())
+    access = _insert(events, connections[using], access_due=due)
+    db_transaction.on_commit(lambda: _group_send(events, access), robust=True, using=using)
     return events
 
 
@@ -139,7 +151,7 @@ def _ordered_id_sql() -> str:
     )
 
 
-def _insert(events: list[PaymentEvent], connection) -> None:
+def _insert(events: list[PaymentEvent], connection, *, access_due=None) -> AccessRead | None:
     """INSERT the rows in one statement, ids assigned in list order, each row's
     ``previous_event_id`` read by the statement itself (it sees what committed before it
     began, under the transaction's row lock: every earlier event of the transaction, and
@@ -155,7 +167,19 @@ def _insert(events: list[PaymentEvent], connection) -> None:
     could wait for a row lock whose holder waits for it: the services write the events
     last, after their row locks, and commit right after (the admin's bulk delete locks every
     selected row before its first deletion). SQLite lets one writer in at a time anyway.
+
+    ``access_due`` (``realtime.delivery.access_check_due``: when the check began, and the
+    websocket connections it covers): their users' roles are read right after the rows are
+    written, in the same round trip on PostgreSQL (psycopg's pipeline mode), and returned as
+    the access check the events wait for; None without it.
     """
+    access = None
+    if access_due is not None:
+        from .delivery import AccessRead, access_user_ids  # imported by daphne already
+
+        started, access_of = access_due
+        user_ids = access_user_ids(access_of)
+        access_sql, access_params = users_roles_query(connection, user_ids)
     if not connection.features.can_return_rows_from_bulk_insert:
         for event in events:
             with connection.cursor() as cursor:
@@ -165,7 +189,12 @@ def _insert(events: list[PaymentEvent], connection) -> None:
                 )
                 event.previous_event_id = cursor.fetchone()[0]
             event.save(using=connection.alias, force_insert=True)
-        return
+        if access_due is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(access_sql, access_params)
+                rows = cursor.fetchall()
+            access = AccessRead(started, access_of, users_roles_read(connection, user_ids, rows))
+        return access
     meta = PaymentEvent._meta
     previous = meta.get_field("previous_event_id")
     fields = [field for field in meta.concrete_fields if not field.primary_key]
@@ -191,9 +220,20 @@ def _insert(events: list[PaymentEvent], connection) -> None:
             else (field.get_db_prep_save(field.pre_save(event, add=True), connection),)
         )
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        returned = cursor.fetchall()
+    if access_due is not None:
+        # Begun after the events were written (``created_at``), in their transaction: it
+        # sees every change of access committed before they were.
+        with connection.cursor() as cursor, connection.cursor() as check:
+            with _one_round_trip(connection):
+                cursor.execute(sql, params)
+                check.execute(access_sql, access_params)
+            returned = cursor.fetchall()
+            rows = check.fetchall()
+        access = AccessRead(started, access_of, users_roles_read(connection, user_ids, rows))
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            returned = cursor.fetchall()
     ids = [row[0] for row in returned]
     # The sequence numbers the VALUES rows in order and RETURNING gives them back in that
     # order (as Django's bulk_create assumes); a relay must never carry another row's id.
@@ -204,6 +244,27 @@ def _insert(events: list[PaymentEvent], connection) -> None:
         event.previous_event_id = previous_id
         event._state.adding = False
         event._state.db = connection.alias
+    return access
+
+
+@contextlib.contextmanager
+def _one_round_trip(connection):
+    """The statements executed inside are sent together and their results read once, at
+    the end (psycopg's pipeline mode), with database errors raised as Django's."""
+    pipeline = getattr(connection.connection, "pipeline", None)  # psycopg 3, not psycopg2
+    if pipeline is None or not _pipeline_supported():
+        with connection.wrap_database_errors:
+            yield  # one round trip each
+        return
+    with connection.wrap_database_errors, pipeline():
+        yield
+
+
+@functools.cache
+def _pipeline_supported() -> bool:
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()  # libpq 14 or newer
 
 
 def _event_row(draft: EventDraft, topic: str, now) -> PaymentEvent:
@@ -251,7 +312,7 @@ def channel_message(events: Sequence[PaymentEvent]) -> dict:
     }
 
 
-def _group_send(events: Sequence[PaymentEvent]) -> None:
+def _group_send(events: Sequence[PaymentEvent], access: AccessRead | None = None) -> None:
     """Relay a change's committed events, never raising: one message, one publish.
 
     Under daphne the writer is a worker thread of the server's event loop (``SyncToAsync``
@@ -300,13 +361,15 @@ def _group_send(events: Sequence[PaymentEvent]) -> None:
 
         # This process's own screens get the events at once, from memory, while they go out
         # through the layer to the other processes (the copy that comes back is dropped by
-        # event id). The writer waits, briefly, until those screens have their frames: the
-        # loop sends them now, instead of after the writer's thread has built the response
-        # and let go of the GIL (about 1 ms sooner on the screens; the response as much
-        # later). Nothing to wait for without local connections.
+        # event id), after the access check read with them (``access``; without it the
+        # relay waits for a check of its own). The writer waits, briefly, until those
+        # screens have their frames: the loop sends them now, instead of after the writer's
+        # thread has built the response and let go of the GIL (about 1 ms sooner on the
+        # screens; the response as much later). Nothing to wait for without local
+        # connections.
         served = threading.Event() if serves_connections(loop) else None
         send = send_all() if sending else None
-        loop.call_soon_threadsafe(_relay_here_and_send, message, send, served)
+        loop.call_soon_threadsafe(_relay_here_and_send, message, send, served, access)
         if served is not None:
             served.wait(LOCAL_SERVE_WAIT_SECONDS)
     elif sending:
@@ -317,12 +380,19 @@ def _group_send(events: Sequence[PaymentEvent]) -> None:
 
 
 def _relay_here_and_send(
-    message: dict, send: Coroutine | None, served: threading.Event | None
+    message: dict,
+    send: Coroutine | None,
+    served: threading.Event | None,
+    access: AccessRead | None,
 ) -> None:
-    """On the server's loop: offer a change's events to this process's connections, then
-    start ``send`` (through the channel layer, if the breaker allows; ``_group_send``)."""
+    """On the server's loop: apply the writer's access check (``access``, or None), offer a
+    change's events to this process's connections, then start ``send`` (through the
+    channel layer, if the breaker allows; ``_group_send``)."""
+    from .delivery import catchup_hub
     from .relay import current_relay
 
+    if access is not None:
+        catchup_hub().access_read(access)
     relay = current_relay()
     if relay is not None:
         relay.dispatch_soon(message, served=served)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def relayed(monkeypatch) -> list[PaymentEvent]:
     """Every event handed to the channel layer, in order (one call per change)."""
     sent: list[PaymentEvent] = []
-    monkeypatch.setattr(realtime.events, "_group_send", sent.extend)
+    monkeypatch.setattr(realtime.events, "_group_send", lambda events, access: sent.extend(events))
     return sent
 
 

@@ -127,15 +127,30 @@ def users_roles(*, user_ids: Sequence[int]) -> dict[int, frozenset[Role] | None]
     run it, competing for the GIL with the write it runs beside)."""
     if not user_ids:
         return {}
-    user_model = get_user_model()
-    alias = router.db_for_read(user_model)
+    connection = connections[router.db_for_read(get_user_model())]
+    sql, params = users_roles_query(connection, user_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return users_roles_read(connection, user_ids, rows)
+
+
+def users_roles_query(connection, user_ids: Sequence[int]) -> tuple[str, list[int]]:
+    """``users_roles``' SQL and parameters, for a caller that runs it itself (the events'
+    INSERT sends it in the same round trip: ``realtime.events``); its rows go to
+    ``users_roles_read``."""
     # Padded to a power of two by repeating an id: a handful of SQL texts serve every count.
     size = 1 << (len(user_ids) - 1).bit_length()
     padded = [*user_ids, *[user_ids[-1]] * (size - len(user_ids))]
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(_user_with_groups_sql(alias, user_model._meta.pk.column, size), padded)
-        rows = cursor.fetchall()
+    column = get_user_model()._meta.pk.column
+    return _user_with_groups_sql(connection.alias, column, size), padded
+
+
+def users_roles_read(
+    connection, user_ids: Sequence[int], rows: Sequence[tuple]
+) -> dict[int, frozenset[Role] | None]:
+    """``users_roles``' answer from the rows of ``users_roles_query``."""
+    user_model = get_user_model()
     names, _converters = _user_row_reader(connection)  # flags and ids need no converting
     pk, active, superuser = (
         names.index(name) for name in (user_model._meta.pk.attname, "is_active", "is_superuser")

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 
 from realtime import delivery
 from realtime.choices import CloseCode
+from transactions.choices import Role
 
 from .conftest import db
 
@@ -83,7 +84,7 @@ async def test_an_event_written_after_an_access_change_never_reaches_that_user(
     clients, cashier, admin_user, make_transaction, settings, change
 ):
     # No round falls in between (60 s apart): the check made for the event itself, started
-    # by the writer as it logs the event (realtime.delivery.access_check_soon), catches it.
+    # by the writer with the event's INSERT (realtime.delivery.access_check_due), catches it.
     settings.ESCASHOP_CATCHUP_SECONDS = 60
     client = await _watch(clients, cashier)
     admin = await _watch(clients, admin_user)
@@ -136,3 +137,65 @@ async def test_a_replay_sends_nothing_written_after_an_access_change(
     assert written
     assert all(f["data"]["transactionId"] != written[0].pk for f in frames), frames
     assert {f["data"]["transactionId"] for f in frames} <= {before.pk}
+
+
+async def test_the_writers_own_check_covers_its_events(
+    clients, cashier, make_transaction, settings, monkeypatch
+):
+    """The process that writes an event checks access itself, right after its commit
+    (realtime.delivery.access_check_in_writer): its sockets get the frame without the hub
+    running a check of its own."""
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    client = await _watch(clients, cashier)
+    hub_checks = []
+    real = delivery.CatchupHub._recheck_access
+
+    async def counted(self):
+        hub_checks.append(1)
+        await real(self)
+
+    monkeypatch.setattr(delivery.CatchupHub, "_recheck_access", counted)
+    txn = await db(make_transaction)("10.00")
+    frame = await client.receive()
+    assert frame["data"]["transactionId"] == txn.pk
+    assert hub_checks == []
+
+
+@pytest.mark.parametrize("change", ["deactivate", "drop-role"])
+async def test_an_event_that_comes_without_the_writers_check_waits_for_the_hubs(
+    clients, cashier, admin_user, make_transaction, settings, monkeypatch, change
+):
+    """As an event written by another process arrives: the relay has access checked itself
+    before it sends it."""
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    client = await _watch(clients, cashier)
+    admin = await _watch(clients, admin_user)
+    monkeypatch.setattr(delivery, "access_check_due", lambda loop, written: None)
+    if change == "deactivate":
+        await db(_deactivate)(cashier)
+    else:
+        await db(_drop_group)(cashier, "cashier")
+    txn = await db(make_transaction)("11.00")
+    frame = await admin.receive()
+    assert frame["data"]["transactionId"] == txn.pk
+    expected = CloseCode.UNAUTHENTICATED if change == "deactivate" else CloseCode.FORBIDDEN
+    assert await client.receive_close(timeout=3.0) == expected
+
+
+def test_an_older_access_read_is_not_applied_over_a_newer_one(cashier):
+    """A writer's check and the hub's may overlap: whichever began later decides."""
+    conn = delivery.ConnectionDelivery(
+        user=cashier, roles=frozenset({Role.CASHIER, Role.SALES}), send=lambda text: None
+    )
+    hub = delivery.CatchupHub(loop=None)
+    newer = delivery.AccessRead(
+        started=20.0, conns=(conn,), roles={cashier.pk: frozenset({Role.SALES})}
+    )
+    older = delivery.AccessRead(
+        started=10.0, conns=(conn,), roles={cashier.pk: frozenset({Role.CASHIER, Role.SALES})}
+    )
+    hub.access_read(newer)
+    assert conn.roles == {Role.SALES}
+    hub.access_read(older)  # finished later, read earlier: the cashier role is gone
+    assert conn.roles == {Role.SALES}
+    assert hub.checked_at == 20.0

@@ -25,14 +25,14 @@ class Layer:
         self.hold_next = 0
         monkeypatch.setattr(realtime.events, "_group_send", self._send)
 
-    def _send(self, events: list[PaymentEvent]) -> None:
+    def _send(self, events: list[PaymentEvent], access=None) -> None:
         if self.drop_next:
             self.drop_next -= 1
         elif self.hold_next:
             self.hold_next -= 1
-            self.held.append(events)
+            self.held.append(events)  # released later: the relay then checks access itself
         else:
-            self.real(events)
+            self.real(events, access)
 
     def release(self, events: list[PaymentEvent]) -> None:
         self.real(events)
