@@ -457,6 +457,12 @@ class CatchupHub:
 _HUBS: dict[asyncio.AbstractEventLoop, CatchupHub] = {}
 
 
+#: Up to this many websockets in a process, each write there reads their users' access
+#: itself (``access_check_due``); beyond, its events wait for the hub's check, which
+#: concurrent writes share (one query for a burst, not one per write).
+WRITER_CHECK_MAX_CONNECTIONS = 256
+
+
 @dataclass(frozen=True, slots=True)
 class AccessRead:
     """One access check's result: the roles of the users of ``conns``, read after
@@ -474,15 +480,18 @@ def access_check_due(
     the moment a check begins, now, and the connections of ``loop`` whose users' roles the
     writer is to read with the events' INSERT (``realtime.events``), the check those events
     wait for before ``loop``'s relay offers them (``CatchupHub.access_read`` applies it).
-    None when ``loop`` serves no websocket or a check begun after ``written`` has already
-    finished. (Before, the writer had the loop start that check on a worker thread, which
-    the writer woke and competed with for the GIL: docs/performance.md has the figures.)"""
+    None when ``loop`` serves no websocket, more than ``WRITER_CHECK_MAX_CONNECTIONS``, or a
+    check begun after ``written`` has already finished. (Before, the writer had the loop
+    start that check on a worker thread, which the writer woke and competed with for the
+    GIL: docs/performance.md has the figures.)"""
     hub = _HUBS.get(loop)
     if hub is None or hub.checked_at >= written:
         return None
     started = time.time()  # then the connections, as in the hub's own check
     conns = hub.members
-    return (started, conns) if conns else None
+    if not conns or len(conns) > WRITER_CHECK_MAX_CONNECTIONS:
+        return None  # none to check, or so many that every write would pay for the read
+    return started, conns
 
 
 def access_user_ids(conns: tuple[ConnectionDelivery, ...]) -> list[int]:

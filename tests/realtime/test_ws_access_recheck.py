@@ -161,6 +161,28 @@ async def test_the_writers_own_check_covers_its_events(
     assert hub_checks == []
 
 
+async def test_a_process_with_many_sockets_leaves_the_check_to_the_hub(
+    clients, cashier, make_transaction, settings, monkeypatch
+):
+    """Beyond WRITER_CHECK_MAX_CONNECTIONS a write does not read every socket's user: its
+    events wait for the hub's check, which concurrent writes share."""
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    monkeypatch.setattr(delivery, "WRITER_CHECK_MAX_CONNECTIONS", 1)
+    client = await _watch(clients, cashier)
+    await _watch(clients, cashier)
+    hub_checks = []
+    real = delivery.CatchupHub._recheck_access
+
+    async def counted(self):
+        hub_checks.append(1)
+        await real(self)
+
+    monkeypatch.setattr(delivery.CatchupHub, "_recheck_access", counted)
+    txn = await db(make_transaction)("10.00")
+    assert (await client.receive())["data"]["transactionId"] == txn.pk
+    assert hub_checks  # the relay had the hub check before it sent the frame
+
+
 @pytest.mark.parametrize("change", ["deactivate", "drop-role"])
 async def test_an_event_that_comes_without_the_writers_check_waits_for_the_hubs(
     clients, cashier, admin_user, make_transaction, settings, monkeypatch, change
