@@ -36,6 +36,19 @@ def bench_database_url():
         conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+def _bench(*args: str, env: dict) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "bench"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
 def _bench_env(bench_database_url, tmp_path, port: int) -> dict:
     return {
         **os.environ,
@@ -52,15 +65,7 @@ def test_bench_light_run_records_its_figures(bench_database_url, tmp_path):
     redis_url = require_redis()
     port = free_port()
     env = {**_bench_env(bench_database_url, tmp_path, port), "BENCH_REDIS_URL": redis_url}
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "bench"), "light"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = _bench("light", env=env)
     assert "action-to-screen ms" in done.stdout
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 1
@@ -93,15 +98,7 @@ def test_bench_compare_alternates_two_versions_and_reports_each_pair(bench_datab
     ).stdout.strip()
     worktree = tmp_path / f"compare-{head}"
     try:
-        done = subprocess.run(
-            [str(ROOT / "scripts" / "bench"), "compare", "HEAD", "1", "light"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        done = _bench("compare", "HEAD", "1", "light", env=env)
         assert (worktree / "scripts" / "bench").exists()
         runs = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
         assert [run["scenario"] for run in runs] == ["light", "light"]

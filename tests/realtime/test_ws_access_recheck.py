@@ -139,22 +139,28 @@ async def test_a_replay_sends_nothing_written_after_an_access_change(
     assert {f["data"]["transactionId"] for f in frames} <= {before.pk}
 
 
-async def test_the_writers_own_check_covers_its_events(
-    clients, cashier, make_transaction, settings, monkeypatch
-):
-    """The process that writes an event checks access itself, right after its commit
-    (realtime.delivery.access_check_in_writer): its sockets get the frame without the hub
-    running a check of its own."""
-    settings.ESCASHOP_CATCHUP_SECONDS = 60
-    client = await _watch(clients, cashier)
-    hub_checks = []
+@pytest.fixture
+def hub_checks(monkeypatch) -> list[int]:
+    """One item per access check the hub runs itself (CatchupHub._recheck_access)."""
+    checks: list[int] = []
     real = delivery.CatchupHub._recheck_access
 
     async def counted(self):
-        hub_checks.append(1)
+        checks.append(1)
         await real(self)
 
     monkeypatch.setattr(delivery.CatchupHub, "_recheck_access", counted)
+    return checks
+
+
+async def test_the_writers_own_check_covers_its_events(
+    clients, cashier, make_transaction, settings, hub_checks
+):
+    """The process that writes an event reads its sockets' users' access with the event's
+    INSERT (realtime.delivery.access_check_due): its sockets get the frame without the hub
+    running a check of its own."""
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    client = await _watch(clients, cashier)
     txn = await db(make_transaction)("10.00")
     frame = await client.receive()
     assert frame["data"]["transactionId"] == txn.pk
@@ -162,7 +168,7 @@ async def test_the_writers_own_check_covers_its_events(
 
 
 async def test_a_process_with_many_sockets_leaves_the_check_to_the_hub(
-    clients, cashier, make_transaction, settings, monkeypatch
+    clients, cashier, make_transaction, settings, monkeypatch, hub_checks
 ):
     """Beyond WRITER_CHECK_MAX_CONNECTIONS a write does not read every socket's user: its
     events wait for the hub's check, which concurrent writes share."""
@@ -170,14 +176,6 @@ async def test_a_process_with_many_sockets_leaves_the_check_to_the_hub(
     monkeypatch.setattr(delivery, "WRITER_CHECK_MAX_CONNECTIONS", 1)
     client = await _watch(clients, cashier)
     await _watch(clients, cashier)
-    hub_checks = []
-    real = delivery.CatchupHub._recheck_access
-
-    async def counted(self):
-        hub_checks.append(1)
-        await real(self)
-
-    monkeypatch.setattr(delivery.CatchupHub, "_recheck_access", counted)
     txn = await db(make_transaction)("10.00")
     assert (await client.receive())["data"]["transactionId"] == txn.pk
     assert hub_checks  # the relay had the hub check before it sent the frame
