@@ -335,10 +335,9 @@ class CatchupHub:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.connections: set[ConnectionDelivery] = set()
-        #: The same connections as a tuple, replaced (never changed) on every register and
-        #: unregister: what a writer's thread reads (``access_check_due``).
-        self.members: tuple[ConnectionDelivery, ...] = ()
+        #: Replaced, never changed in place, on every register and unregister: a writer's
+        #: thread reads it (``access_check_due``) while the loop may be replacing it.
+        self.connections: frozenset[ConnectionDelivery] = frozenset()
         self.task: asyncio.Task | None = None
         self.membership_refreshed = time.monotonic()
         #: Wall time at which the last completed access check began (see access_checked_after).
@@ -350,14 +349,12 @@ class CatchupHub:
 
     def register(self, conn: ConnectionDelivery) -> None:
         """Re-check ``conn``'s access and raise its floors each round."""
-        self.connections.add(conn)
-        self.members = tuple(self.connections)
+        self.connections = self.connections | {conn}
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._run())
 
     def unregister(self, conn: ConnectionDelivery) -> None:
-        self.connections.discard(conn)
-        self.members = tuple(self.connections)
+        self.connections = self.connections - {conn}
 
     async def _run(self) -> None:
         try:
@@ -394,7 +391,7 @@ class CatchupHub:
         if relay is not None:
             await relay.catch_up()
             if relay.released is not None:
-                for conn in list(self.connections):
+                for conn in self.connections:
                     conn.advance(relay.released)
         await self._heal_layer()
 
@@ -488,10 +485,10 @@ def access_check_due(
     if hub is None or hub.checked_at >= written:
         return None
     started = time.time()  # then the connections, as in the hub's own check
-    conns = hub.members
+    conns = hub.connections
     if not conns or len(conns) > WRITER_CHECK_MAX_CONNECTIONS:
         return None  # none to check, or so many that every write would pay for the read
-    return started, conns
+    return started, tuple(conns)
 
 
 def access_user_ids(conns: tuple[ConnectionDelivery, ...]) -> list[int]:
