@@ -85,8 +85,9 @@ def test_bench_light_run_records_its_figures(bench_database_url, tmp_path):
 
 
 def test_bench_compare_alternates_two_versions_and_reports_each_pair(bench_database_url, tmp_path):
-    """``scripts/bench compare REF PAIRS ...``: REF's code from a git worktree, then this
-    tree's, PAIRS times, and the difference of each pair (here REF is this very commit)."""
+    """``scripts/bench compare REF PAIRS ...``: REF's code from a git worktree and this
+    tree's, PAIRS times, the order swapped every pair, and the difference of each pair
+    (here REF is this very commit)."""
     redis_url = require_redis()
     env = {
         **_bench_env(bench_database_url, tmp_path, free_port()),
@@ -98,18 +99,21 @@ def test_bench_compare_alternates_two_versions_and_reports_each_pair(bench_datab
     ).stdout.strip()
     worktree = tmp_path / f"compare-{head}"
     try:
-        done = _bench("compare", "HEAD", "1", "light", env=env)
+        done = _bench("compare", "HEAD", "2", "light", env=env)
         assert (worktree / "scripts" / "bench").exists()
         runs = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-        assert [run["scenario"] for run in runs] == ["light", "light"]
+        assert [run["scenario"] for run in runs] == ["light"] * 4
+        checkouts = [Path(run["checkout"]).resolve() for run in runs]
+        ref, tree = worktree.resolve(), Path(ROOT).resolve()
+        assert checkouts == [ref, tree, tree, ref]  # REF first, then this tree first
         assert runs[0]["commit"] == head  # the worktree: REF exactly
         assert runs[1]["commit"].startswith(head)  # this tree (+changes when modified)
         assert all(run["figures"]["ok"] for run in runs)
-        assert "==> 1 pairs, p50 ms:" in done.stdout
-        difference = (
-            runs[1]["figures"]["latency_ms"]["p50"] - runs[0]["figures"]["latency_ms"]["p50"]
-        )
-        assert f"median difference {difference:+.2f}" in done.stdout
+        assert "==> 2 pairs, p50 ms:" in done.stdout
+        p50 = [run["figures"]["latency_ms"]["p50"] for run in runs]
+        for difference in (p50[1] - p50[0], p50[2] - p50[3]):  # this tree's minus REF's
+            assert f"{difference:+8.2f}" in done.stdout
+        assert f"median difference {(p50[1] - p50[0] + p50[2] - p50[3]) / 2:+.2f}" in done.stdout
     finally:
         subprocess.run(
             ["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True
