@@ -12,6 +12,9 @@ the queries still go through ``connection.cursor()`` (query counting, execute wr
 
 Only plain model querysets are supported: no annotations, ``values()``, prefetching or
 ``only()``; ``run`` refuses what it cannot rebuild.
+
+``CompiledUpdateMixin`` does the same for a model's ``save(update_fields=...)``: the UPDATE
+of a settlement's transaction, compiled once per shape and run with the new values.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.db.models.sql import UpdateQuery
 from django.db.transaction import TransactionManagementError
 
 #: Stand-ins for the values while compiling: integers no real key takes, each used once.
@@ -144,3 +148,74 @@ class CompiledQuery:
                 populator.populate(row, obj)
             objects.append(obj)
         return objects
+
+
+class CompiledUpdateMixin:
+    """A model's ``save(update_fields=...)`` with its UPDATE compiled once per shape.
+
+    ``Model.save()`` builds ``filter(pk=...)`` and compiles an UPDATE on every call; for a
+    settlement's transaction (five fields) that took about 140 µs of CPU of the POST's 4-5
+    ms. This mixin keeps Django's SQL per database, set of fields and which of them are
+    NULL (``SET x = NULL`` takes no parameter), and runs it with the new values prepared by
+    their fields, as Django's compiler prepares them. ``save()`` itself is untouched:
+    ``pre_save`` and ``post_save`` fire, ``auto_now`` applies, the query is counted like any
+    other.
+
+    Whatever the fast path cannot reproduce goes to Django's own ``_do_update``: a save
+    without ``update_fields``, expressions (``F()``) or model instances as values,
+    ``select_on_save``, models with parents (their UPDATE touches several tables), and a
+    shape whose compiled parameters are not exactly the prepared values and the key (a
+    field with a placeholder of its own, a base manager that filters).
+    """
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        if (
+            update_fields is None
+            or not values
+            or (self._meta.select_on_save and not forced_update)
+            or any(
+                hasattr(v, "resolve_expression") or hasattr(v, "prepare_database_save")
+                for _, _, v in values
+            )
+        ):
+            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+        connection = connections[using]
+        prepared = [f.get_db_prep_save(v, connection=connection) for f, _, v in values]
+        shape = (
+            type(self),
+            using,
+            tuple(f.attname for f, _, _ in values),
+            tuple(p is None for p in prepared),
+        )
+        sql = _UPDATES.get(shape, _NOT_YET)
+        if sql is _NOT_YET:
+            sql = _compile_update(shape, base_qs, values, prepared)
+        if sql is None or any(hasattr(p, "as_sql") for p in prepared):
+            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+        params = [p for p in prepared if p is not None]
+        params.append(self._meta.pk.get_db_prep_value(pk_val, connection))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount > 0
+
+
+_NOT_YET = object()
+#: (model, database, field attnames, which prepared values are NULL) -> the UPDATE's SQL,
+#: or None where the fast path does not apply (found out on the first save of the shape).
+_UPDATES: dict[tuple, str | None] = {}
+
+
+def _compile_update(shape: tuple, base_qs: QuerySet, values: list, prepared: list) -> str | None:
+    model, using = shape[0], shape[1]
+    marker = _MARKER_BASE
+    query = base_qs.filter(pk=marker).query.chain(UpdateQuery)
+    query.add_update_fields(values)
+    sql = None
+    if not query.related_updates and not model._meta.parents:
+        compiled, params = query.get_compiler(using).as_sql()
+        # Every non-NULL value as a parameter, as prepared, then the key, and nothing else.
+        expected = [p for p in prepared if p is not None]
+        if list(params) == [*expected, marker] and str(marker) not in compiled:
+            sql = compiled
+    _UPDATES[shape] = sql  # a race compiles twice, to the same result
+    return sql

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
-from django.db import connection, transaction
-from django.db.models import Count
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, F
+from django.db.models.signals import post_save
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
+from escashop import compiled_query
 from escashop.compiled_query import CompiledQuery
+from payments.services import PAYMENT_FIELDS
+from realtime.signals import transaction_saved
 from tests.support.services import skip_or_fail
 from transactions.models import Transaction
 from transactions.selectors import transaction_visible_get, transactions_visible_to
-from transactions.services import transaction_lock
+from transactions.services import transaction_lock, transaction_totals_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +109,90 @@ def test_only_plain_querysets_and_only_values_passed_as_parameters():
         inlined.run(transaction_id=1)
     with pytest.raises(TypeError, match="expected values"):
         inlined.run(pk=1)
+
+
+MONEY = ("paid_amount", "balance_amount", "payment_status")
+
+
+def _row(txn: Transaction) -> dict:
+    stored = Transaction.objects.get(pk=txn.pk)
+    return {f.attname: getattr(stored, f.attname) for f in Transaction._meta.concrete_fields}
+
+
+def test_a_compiled_update_runs_django_s_sql_with_the_new_values(
+    make_transaction, cashier, monkeypatch
+):
+    txn = make_transaction("1500.00")
+    sqls = {}
+    for way in ("django", "compiled"):
+        if way == "django":  # every shape left to Django's own _do_update
+            monkeypatch.setattr(compiled_query, "_UPDATES", {})
+            monkeypatch.setattr(compiled_query, "_compile_update", lambda *args: None)
+        else:
+            monkeypatch.undo()
+            monkeypatch.setattr(compiled_query, "_UPDATES", {})
+        paid = Decimal("100.00") if way == "django" else Decimal("250.00")
+        transaction_totals_refresh(txn=txn, paid=paid)
+        with CaptureQueriesContext(connection) as queries:
+            txn.save(update_fields=MONEY)
+        sqls[way] = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+        assert _row(txn)["paid_amount"] == paid
+    # the same statement, one query each (the values differ where they should)
+    assert len(sqls["compiled"]) == len(sqls["django"]) == 1
+    assert sqls["compiled"][0] == sqls["django"][0].replace("100.00", "250.00").replace(
+        "1400.00", "1250.00"
+    )
+    assert len(compiled_query._UPDATES) == 1
+
+
+def test_a_compiled_update_follows_null_and_auto_now(make_transaction, cashier, monkeypatch):
+    monkeypatch.setattr(compiled_query, "_UPDATES", {})
+    txn = make_transaction("500.00")
+    before = _row(txn)
+    for assigned in (cashier, None, cashier):  # SET cashier_id = NULL is another statement
+        txn.cashier = assigned
+        transaction_totals_refresh(txn=txn, paid=txn.paid_amount + Decimal("1.00"))
+        txn.save(update_fields=PAYMENT_FIELDS)
+        row = _row(txn)
+        assert row["cashier_id"] == (assigned.pk if assigned else None)
+        assert row["paid_amount"] == txn.paid_amount
+        assert row["updated_at"] == txn.updated_at > before["updated_at"]  # auto_now applied
+        written = {*MONEY, "cashier_id", "updated_at"}
+        assert {k: v for k, v in row.items() if k not in written} == {
+            k: v for k, v in before.items() if k not in written
+        }
+    shapes = {shape[3] for shape in compiled_query._UPDATES}
+    assert len(shapes) == 2 and all(sql for sql in compiled_query._UPDATES.values())
+
+
+@pytest.fixture
+def without_events():
+    """The event receiver off: it builds frames from the saved values, which cannot be the
+    expressions saved below (the product never saves any)."""
+    uid = "realtime.transaction_saved"
+    assert post_save.disconnect(sender=Transaction, dispatch_uid=uid)
+    yield
+    post_save.connect(transaction_saved, sender=Transaction, dispatch_uid=uid)
+
+
+def test_what_the_compiled_update_cannot_reproduce_goes_to_django(
+    make_transaction, monkeypatch, without_events
+):
+    monkeypatch.setattr(compiled_query, "_UPDATES", {})
+    txn = make_transaction("500.00")
+    txn.paid_amount = F("paid_amount") + Decimal("2.50")  # an expression
+    txn.balance_amount = F("balance_amount") - Decimal("2.50")
+    txn.payment_status = "partial"
+    txn.save(update_fields=MONEY)
+    assert _row(txn)["paid_amount"] == Decimal("2.50")
+    txn.refresh_from_db()
+    txn.payment_mode = "gcash"
+    txn.save()  # no update_fields
+    assert _row(txn)["payment_mode"] == "gcash"
+    assert compiled_query._UPDATES == {}  # neither compiled anything
+    # A row gone meanwhile: the same error as Django's ("did not affect any rows").
+    Transaction.objects.filter(pk=txn.pk).delete()
+    transaction_totals_refresh(txn=txn, paid=Decimal("3.00"))
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        txn.save(update_fields=MONEY)
+    assert len(compiled_query._UPDATES) == 1
