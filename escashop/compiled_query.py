@@ -13,8 +13,8 @@ the queries still go through ``connection.cursor()`` (query counting, execute wr
 Only plain model querysets are supported: no annotations, ``values()``, prefetching or
 ``only()``; ``run`` refuses what it cannot rebuild.
 
-``CompiledUpdateMixin`` does the same for a model's ``save(update_fields=...)``: the UPDATE
-of a settlement's transaction, compiled once per shape and run with the new values.
+``CompiledSaveMixin`` does the same for a model's ``save()``: the settlement's INSERT and
+its transaction's UPDATE, compiled once per shape and run with the new values.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
-from django.db.models.sql import UpdateQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.db.transaction import TransactionManagementError
 
 #: Stand-ins for the values while compiling: integers no real key takes, each used once.
@@ -150,22 +150,26 @@ class CompiledQuery:
         return objects
 
 
-class CompiledUpdateMixin:
-    """A model's ``save(update_fields=...)`` with its UPDATE compiled once per shape.
+class CompiledSaveMixin:
+    """A model's ``save()`` with its INSERT, and its UPDATE of ``update_fields``, compiled
+    once per shape.
 
-    ``Model.save()`` builds ``filter(pk=...)`` and compiles an UPDATE on every call; for a
-    settlement's transaction (five fields) that took about 140 µs of CPU of the POST's 4-5
-    ms. This mixin keeps Django's SQL per database, set of fields and which of them are
-    NULL (``SET x = NULL`` takes no parameter), and runs it with the new values prepared by
-    their fields, as Django's compiler prepares them. ``save()`` itself is untouched:
-    ``pre_save`` and ``post_save`` fire, ``auto_now`` applies, the query is counted like any
-    other.
+    ``Model.save()`` compiles its SQL on every call: for a settlement POST that was about
+    140 µs of CPU for the transaction's UPDATE (five fields, with ``filter(pk=...)`` built
+    each time) and about 100 µs for the settlement's INSERT, of 4-5 ms. This mixin keeps
+    Django's own SQL per database and shape (the fields; for an UPDATE also which values are
+    NULL, since ``SET x = NULL`` takes no parameter) and runs it with the new values,
+    prepared by their fields as Django's compiler prepares them. ``save()`` itself is
+    untouched: ``pre_save`` and ``post_save`` fire, ``auto_now`` applies, an integrity error
+    is Django's, the query is counted like any other.
 
-    Whatever the fast path cannot reproduce goes to Django's own ``_do_update``: a save
-    without ``update_fields``, expressions (``F()``) or model instances as values,
-    ``select_on_save``, models with parents (their UPDATE touches several tables), and a
-    shape whose compiled parameters are not exactly the prepared values and the key (a
-    field with a placeholder of its own, a base manager that filters).
+    Whatever the fast path cannot reproduce goes to Django's own ``_do_update`` or
+    ``_do_insert``: an UPDATE without ``update_fields`` (a full save of a loaded row, which
+    is rare on the hot path), expressions (``F()``) or model instances as values,
+    ``select_on_save``, ``raw`` saves (fixtures), models with parents (several tables), a
+    backend that cannot return the new key from its INSERT, returned values that need
+    converting, and a shape whose compiled parameters are not exactly the prepared values
+    (a base manager that filters, say).
     """
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
@@ -173,10 +177,8 @@ class CompiledUpdateMixin:
             update_fields is None
             or not values
             or (self._meta.select_on_save and not forced_update)
-            or any(
-                hasattr(v, "resolve_expression") or hasattr(v, "prepare_database_save")
-                for _, _, v in values
-            )
+            or self._meta.parents
+            or any(_not_plain(v) for _, _, v in values)
         ):
             return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
         connection = connections[using]
@@ -184,13 +186,14 @@ class CompiledUpdateMixin:
         shape = (
             type(self),
             using,
+            "update",
             tuple(f.attname for f, _, _ in values),
             tuple(p is None for p in prepared),
         )
-        sql = _UPDATES.get(shape, _NOT_YET)
+        sql = _SAVES.get(shape, _NOT_YET)
         if sql is _NOT_YET:
             sql = _compile_update(shape, base_qs, values, prepared)
-        if sql is None or any(hasattr(p, "as_sql") for p in prepared):
+        if sql is None or any(_not_plain(p) for p in prepared):
             return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
         params = [p for p in prepared if p is not None]
         params.append(self._meta.pk.get_db_prep_value(pk_val, connection))
@@ -198,24 +201,90 @@ class CompiledUpdateMixin:
             cursor.execute(sql, params)
             return cursor.rowcount > 0
 
+    def _do_insert(self, manager, using, fields, returning_fields, raw):
+        connection = connections[using]
+        if (
+            raw
+            or not fields
+            or manager is not self._meta.base_manager
+            or self._meta.parents
+            or not connection.features.can_return_columns_from_insert
+            or any(_not_plain(getattr(self, f.attname)) for f in fields)
+        ):
+            return super()._do_insert(manager, using, fields, returning_fields, raw)
+        shape = (
+            type(self),
+            using,
+            "insert",
+            tuple(f.attname for f in fields),
+            tuple(f.attname for f in returning_fields or ()),
+        )
+        compiled = _SAVES.get(shape, _NOT_YET)
+        if compiled is _NOT_YET:
+            compiled = _compile_insert(shape, self, fields, returning_fields)
+        if compiled is None:
+            return super()._do_insert(manager, using, fields, returning_fields, raw)
+        sql, returning_params = compiled
+        # As Django's compiler: pre_save (auto_now_add and the like), then the field's prep.
+        params = [f.get_db_prep_save(f.pre_save(self, True), connection) for f in fields]
+        if any(_not_plain(p) for p in params):  # a field made an expression of its value
+            return super()._do_insert(manager, using, fields, returning_fields, raw)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if not returning_fields:
+                return []
+            return [connection.ops.fetch_returned_insert_columns(cursor, returning_params)]
+
+
+def _not_plain(value) -> bool:
+    """An expression or a model instance: compiled into the SQL, not a parameter."""
+    return (
+        hasattr(value, "resolve_expression")
+        or hasattr(value, "prepare_database_save")
+        or hasattr(value, "as_sql")
+    )
+
 
 _NOT_YET = object()
-#: (model, database, field attnames, which prepared values are NULL) -> the UPDATE's SQL,
-#: or None where the fast path does not apply (found out on the first save of the shape).
-_UPDATES: dict[tuple, str | None] = {}
+#: shape (see CompiledSaveMixin) -> the UPDATE's SQL, or the INSERT's SQL and its
+#: returning parameters; None where the fast path does not apply (found out on the first
+#: save of that shape). A race compiles twice, to the same result.
+_SAVES: dict[tuple, object] = {}
 
 
 def _compile_update(shape: tuple, base_qs: QuerySet, values: list, prepared: list) -> str | None:
-    model, using = shape[0], shape[1]
-    marker = _MARKER_BASE
+    using, marker = shape[1], _MARKER_BASE
     query = base_qs.filter(pk=marker).query.chain(UpdateQuery)
     query.add_update_fields(values)
     sql = None
-    if not query.related_updates and not model._meta.parents:
+    if not query.related_updates:
         compiled, params = query.get_compiler(using).as_sql()
         # Every non-NULL value as a parameter, as prepared, then the key, and nothing else.
         expected = [p for p in prepared if p is not None]
         if list(params) == [*expected, marker] and str(marker) not in compiled:
             sql = compiled
-    _UPDATES[shape] = sql  # a race compiles twice, to the same result
+    _SAVES[shape] = sql
     return sql
+
+
+def _compile_insert(shape: tuple, obj: Model, fields: list, returning_fields) -> tuple | None:
+    model, using = shape[0], shape[1]
+    connection = connections[using]
+    query = InsertQuery(model, on_conflict=None)
+    # raw: the compiler reads the values as they are, without pre_save's side effects
+    # (auto_now_add), which the save that follows applies once.
+    query.insert_values(fields, [obj], raw=True)
+    compiler = query.get_compiler(using)
+    compiler.returning_fields = returning_fields
+    result = None
+    statements = compiler.as_sql()
+    if len(statements) == 1:
+        sql, params = statements[0]
+        returning_params = tuple(compiler.returning_params or ()) if returning_fields else ()
+        expected = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+        table = model._meta.db_table
+        columns = [f.get_col(table) for f in returning_fields or ()]
+        if list(params) == [*expected, *returning_params] and not compiler.get_converters(columns):
+            result = (sql, returning_params)
+    _SAVES[shape] = result
+    return result

@@ -10,11 +10,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from escashop.compiled_query import CompiledSaveMixin
 from transactions.choices import MAX_AMOUNT, PaymentMode
 from transactions.models import Transaction, money_field
 
 
-class PaymentSettlement(models.Model):
+class PaymentSettlement(CompiledSaveMixin, models.Model):
     transaction = models.ForeignKey(
         Transaction, on_delete=models.PROTECT, related_name="settlements"
     )

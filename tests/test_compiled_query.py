@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 
 from escashop import compiled_query
 from escashop.compiled_query import CompiledQuery
-from payments.services import PAYMENT_FIELDS
+from payments.models import PaymentSettlement
+from payments.services import PAYMENT_FIELDS, settlement_record
 from realtime.signals import transaction_saved
 from tests.support.services import skip_or_fail
 from transactions.models import Transaction
@@ -119,18 +120,33 @@ def _row(txn: Transaction) -> dict:
     return {f.attname: getattr(stored, f.attname) for f in Transaction._meta.concrete_fields}
 
 
+def _shapes(kind: str) -> dict:
+    return {shape: sql for shape, sql in compiled_query._SAVES.items() if shape[2] == kind}
+
+
+@pytest.fixture
+def compiled_anew(monkeypatch):
+    """No shape compiled yet; ``django()`` leaves every save to Django's own path."""
+    monkeypatch.setattr(compiled_query, "_SAVES", {})
+
+    def django():
+        monkeypatch.setattr(compiled_query, "_compile_update", lambda *args: None)
+        monkeypatch.setattr(compiled_query, "_compile_insert", lambda *args: None)
+
+    return django
+
+
 def test_a_compiled_update_runs_django_s_sql_with_the_new_values(
-    make_transaction, cashier, monkeypatch
+    make_transaction, compiled_anew, monkeypatch
 ):
     txn = make_transaction("1500.00")
     sqls = {}
     for way in ("django", "compiled"):
-        if way == "django":  # every shape left to Django's own _do_update
-            monkeypatch.setattr(compiled_query, "_UPDATES", {})
-            monkeypatch.setattr(compiled_query, "_compile_update", lambda *args: None)
+        if way == "django":
+            compiled_anew()
         else:
             monkeypatch.undo()
-            monkeypatch.setattr(compiled_query, "_UPDATES", {})
+            monkeypatch.setattr(compiled_query, "_SAVES", {})
         paid = Decimal("100.00") if way == "django" else Decimal("250.00")
         transaction_totals_refresh(txn=txn, paid=paid)
         with CaptureQueriesContext(connection) as queries:
@@ -142,11 +158,10 @@ def test_a_compiled_update_runs_django_s_sql_with_the_new_values(
     assert sqls["compiled"][0] == sqls["django"][0].replace("100.00", "250.00").replace(
         "1400.00", "1250.00"
     )
-    assert len(compiled_query._UPDATES) == 1
+    assert len(_shapes("update")) == 1
 
 
-def test_a_compiled_update_follows_null_and_auto_now(make_transaction, cashier, monkeypatch):
-    monkeypatch.setattr(compiled_query, "_UPDATES", {})
+def test_a_compiled_update_follows_null_and_auto_now(make_transaction, cashier, compiled_anew):
     txn = make_transaction("500.00")
     before = _row(txn)
     for assigned in (cashier, None, cashier):  # SET cashier_id = NULL is another statement
@@ -161,8 +176,8 @@ def test_a_compiled_update_follows_null_and_auto_now(make_transaction, cashier, 
         assert {k: v for k, v in row.items() if k not in written} == {
             k: v for k, v in before.items() if k not in written
         }
-    shapes = {shape[3] for shape in compiled_query._UPDATES}
-    assert len(shapes) == 2 and all(sql for sql in compiled_query._UPDATES.values())
+    updates = _shapes("update")
+    assert len({shape[4] for shape in updates}) == 2 and all(updates.values())
 
 
 @pytest.fixture
@@ -176,9 +191,8 @@ def without_events():
 
 
 def test_what_the_compiled_update_cannot_reproduce_goes_to_django(
-    make_transaction, monkeypatch, without_events
+    make_transaction, compiled_anew, without_events
 ):
-    monkeypatch.setattr(compiled_query, "_UPDATES", {})
     txn = make_transaction("500.00")
     txn.paid_amount = F("paid_amount") + Decimal("2.50")  # an expression
     txn.balance_amount = F("balance_amount") - Decimal("2.50")
@@ -189,10 +203,60 @@ def test_what_the_compiled_update_cannot_reproduce_goes_to_django(
     txn.payment_mode = "gcash"
     txn.save()  # no update_fields
     assert _row(txn)["payment_mode"] == "gcash"
-    assert compiled_query._UPDATES == {}  # neither compiled anything
+    assert _shapes("update") == {}  # neither compiled anything
     # A row gone meanwhile: the same error as Django's ("did not affect any rows").
     Transaction.objects.filter(pk=txn.pk).delete()
     transaction_totals_refresh(txn=txn, paid=Decimal("3.00"))
     with pytest.raises(DatabaseError, match="did not affect any rows"):
         txn.save(update_fields=MONEY)
-    assert len(compiled_query._UPDATES) == 1
+    assert len(_shapes("update")) == 1
+
+
+def test_a_compiled_insert_stores_what_django_stores(
+    make_transaction, cashier, compiled_anew, monkeypatch
+):
+    txn = make_transaction("900.00")
+    stored, sqls = {}, {}
+    for way in ("django", "compiled"):
+        if way == "django":
+            compiled_anew()
+        else:
+            monkeypatch.undo()
+            monkeypatch.setattr(compiled_query, "_SAVES", {})
+        with CaptureQueriesContext(connection) as queries:
+            settlement = settlement_record(
+                transaction=txn.pk,
+                amount="100.00",
+                payment_mode="maya",
+                recorded_by=cashier,
+                notes=f"paid the {way} way",
+                idempotency_key=f"key-{way}",
+            )
+        insert = f'INSERT INTO "{PaymentSettlement._meta.db_table}"'
+        sqls[way] = [q["sql"] for q in queries if q["sql"].startswith(insert)]
+        row = PaymentSettlement.objects.get(pk=settlement.pk)
+        columns = {f.attname: getattr(row, f.attname) for f in PaymentSettlement._meta.fields}
+        # what the instance holds is what was stored: its new key, auto_now_add applied once
+        assert columns == {f.attname: getattr(settlement, f.attname) for f in row._meta.fields}
+        assert columns["created_at"] is not None
+        stored[way] = columns
+    assert len(_shapes("insert")) == 1 and all(_shapes("insert").values())
+    assert stored["compiled"]["id"] > stored["django"]["id"]
+    differ = {"id", "notes", "idempotency_key", "created_at", "paid_at"}
+    assert {k: v for k, v in stored["compiled"].items() if k not in differ} == {
+        k: v for k, v in stored["django"].items() if k not in differ
+    }
+    # the same statement: up to its values, one each
+    assert len(sqls["django"]) == len(sqls["compiled"]) == 1
+    head = sqls["django"][0].split("VALUES")[0]
+    assert head.startswith("INSERT INTO") and sqls["compiled"][0].startswith(head)
+    # a key used again: the unique constraint refuses the compiled INSERT, the first answers
+    again = settlement_record(
+        transaction=txn.pk,
+        amount="100.00",
+        payment_mode="maya",
+        recorded_by=cashier,
+        idempotency_key="key-compiled",
+    )
+    assert again.pk == stored["compiled"]["id"]
+    assert PaymentSettlement.objects.filter(transaction=txn).count() == 2

@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Round, Upper
 from django.utils import timezone
 
-from escashop.compiled_query import CompiledUpdateMixin
+from escashop.compiled_query import CompiledSaveMixin
 
 from .choices import MAX_AMOUNT, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, PaymentMode, PaymentStatus
 
@@ -44,7 +44,7 @@ class Customer(models.Model):
 OR_NUMBER_TAKEN = "A transaction with this OR number already exists."
 
 
-class Transaction(CompiledUpdateMixin, models.Model):
+class Transaction(CompiledSaveMixin, models.Model):
     """A sale. paid/balance/status are derived from settlements by payments.services only."""
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="transactions")
