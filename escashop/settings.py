@@ -216,6 +216,13 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# --- Serving ---------------------------------------------------------------------
+# Requests running their (sync) Django code at once in one daphne process; more wait on the
+# event loop for a slot (escashop/handlers.py RequestSlots). 0: no limit.
+ESCASHOP_REQUEST_CONCURRENCY = env.int(
+    "ESCASHOP_REQUEST_CONCURRENCY", 2, validate=validate.Range(min=0, max=1000)
+)
+
 # --- Domain settings ------------------------------------------------------------
 # How long payment events are kept for replay (`prune_payment_events` deletes older rows).
 ESCASHOP_EVENT_RETENTION_DAYS = env.int(

@@ -14,6 +14,7 @@ from channels.testing import HttpCommunicator
 from django.core.signals import request_finished, request_started
 
 from escashop.asgi import application, django_asgi_app
+from escashop.handlers import RequestSlots
 from tests.support.services import require_postgres
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,6 +112,7 @@ async def test_a_request_runs_its_signals_and_view_in_one_hop_to_its_thread(admi
     assert executor.submitted == 1  # Django's own handler: three
     assert [name for name, _ in seen] == ["started", "finished"]
     assert seen[0][1] == seen[1][1] != threading.get_ident()
+    idle.remove(executor)  # kept for the next request, which must not find it shut down
     executor.shutdown()
 
 
@@ -133,3 +135,93 @@ async def test_a_request_cut_short_leaves_no_connection_on_its_kept_thread(admin
         await communicator.future
     (thread,) = idle
     assert not await asyncio.wrap_future(thread.submit(_holds_a_connection))
+
+
+@contextlib.contextmanager
+def _slots(limit: int):
+    saved = django_asgi_app.slots
+    django_asgi_app.slots = RequestSlots(limit)
+    try:
+        yield
+    finally:
+        django_asgi_app.slots = saved
+
+
+def _get(path: str) -> HttpCommunicator:
+    return HttpCommunicator(application, "GET", path, headers=[(b"host", b"localhost")])
+
+
+async def _until(condition, what: str) -> None:
+    for _ in range(500):  # at most 5 s
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_at_most_the_limit_of_requests_run_their_sync_code_at_once():
+    release = threading.Event()
+    lock = threading.Lock()
+    running = {"now": 0, "most": 0, "started": 0}
+
+    def started(**kwargs):  # on the request's thread, inside its slot
+        with lock:
+            running["now"] += 1
+            running["started"] += 1
+            running["most"] = max(running["most"], running["now"])
+        release.wait(5)
+        with lock:
+            running["now"] -= 1
+
+    request_started.connect(started)
+    try:
+        with _slots(2):
+            requests = [
+                asyncio.ensure_future(_get("/api/auth/me/").get_response()) for _ in range(4)
+            ]
+            await _until(lambda: running["started"] == 2, "two requests in their slots")
+            await asyncio.sleep(0.2)  # the other two had time to start, were they let in
+            assert running["started"] == 2 and not any(r.done() for r in requests)
+            release.set()
+            responses = await asyncio.wait_for(asyncio.gather(*requests), 10)
+    finally:
+        release.set()
+        request_started.disconnect(started)
+    assert [r["status"] for r in responses] == [401] * 4  # every queued request was served
+    assert running["most"] == 2 and running["started"] == 4
+
+
+async def test_health_and_metrics_skip_the_queue_for_a_slot():
+    release = threading.Event()
+    blocked = threading.Event()
+
+    def started(scope, **kwargs):
+        if scope["path"] == "/api/auth/me/":
+            blocked.set()
+            release.wait(5)
+
+    request_started.connect(started)
+    try:
+        with _slots(1):
+            busy = asyncio.ensure_future(_get("/api/auth/me/").get_response())
+            await _until(blocked.is_set, "the one slot taken")
+            metrics = await asyncio.wait_for(_get("/metrics").get_response(), 5)
+            health = await asyncio.wait_for(_get("/healthz").get_response(), 5)
+            queued = asyncio.ensure_future(_get("/api/auth/me/").get_response())
+            await asyncio.sleep(0.2)
+            assert not queued.done()  # an API request does wait for the slot
+            release.set()
+            assert (await asyncio.wait_for(busy, 5))["status"] == 401
+            assert (await asyncio.wait_for(queued, 5))["status"] == 401
+    finally:
+        release.set()
+        request_started.disconnect(started)
+    assert metrics["status"] == 200 and b"escashop_" in metrics["body"]
+    assert health["status"] in (200, 503) and b"database" in health["body"]
+
+
+def test_the_default_limit_and_no_limit():
+    from django.conf import settings
+
+    assert django_asgi_app.slots.limit == settings.ESCASHOP_REQUEST_CONCURRENCY == 2
+    assert RequestSlots(0).for_path("/api/transactions/") is None
