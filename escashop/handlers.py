@@ -46,9 +46,10 @@ class RequestSlots:
 
     Python runs one thread at a time (the GIL). Requests beyond a couple in one process add
     no CPU, only threads handing the GIL back and forth at each database round trip, and
-    longer waits for it while a transaction holds its locks: under 16 settlements in flight
-    over three processes, a limit of 2 took 8 % more writes a second, a third of the
-    response time, and a fifth less CPU per settlement than no limit (``docs/performance.md``).
+    longer waits for it while a transaction holds its locks (the event-order lock is held to
+    COMMIT): under 16 settlements in flight over three processes, a limit of 2 took 7 % more
+    writes a second than no limit in 6 of 6 pairs, about 5 % less server CPU per settlement,
+    and a third of the time from POST to screen (``docs/performance.md``).
     A request waiting for a slot holds nothing, so slots cannot deadlock with the row locks;
     a slow request holds its slot until it ends, which is why the default is 2 and not 1.
     One semaphore per event loop (tests run several loops; daphne one).
