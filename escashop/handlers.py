@@ -52,7 +52,9 @@ class RequestSlots:
     and a third of the time from POST to screen (``docs/performance.md``).
     A request waiting for a slot holds nothing, so slots cannot deadlock with the row locks;
     a slow request holds its slot until it ends, which is why the default is 2 and not 1.
-    One semaphore per event loop (tests run several loops; daphne one).
+    (A request cancelled while its sync code runs, which Django's handler does not do on
+    its own, frees its slot while its thread finishes.) One semaphore per event loop (tests
+    run several loops; daphne one).
     """
 
     def __init__(self, limit: int) -> None:

@@ -225,3 +225,13 @@ def test_the_default_limit_and_no_limit():
 
     assert django_asgi_app.slots.limit == settings.ESCASHOP_REQUEST_CONCURRENCY == 2
     assert RequestSlots(0).for_path("/api/transactions/") is None
+
+
+async def test_the_slots_are_one_semaphore_per_loop_and_none_for_the_ops_paths():
+    slots = RequestSlots(3)
+    assert slots.for_path("/healthz") is None and slots.for_path("/metrics") is None
+    first = slots.for_path("/api/transactions/")
+    assert first is slots.for_path("/admin/")
+    for _ in range(3):
+        await asyncio.wait_for(first.acquire(), 1)  # three slots free
+    assert first.locked()  # and no fourth
