@@ -17,6 +17,7 @@ threads are reused, not started for each request (``__call__``), and at most
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,13 +31,15 @@ from django.http import FileResponse
 from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
 
+from escashop.ops import OpsEndpointsMiddleware
+
 #: Idle request threads kept for the next requests; more are made while more requests run
 #: at once, and those beyond this many are let go when their request ends.
 MAX_IDLE_REQUEST_THREADS = 32
 
 #: Paths that skip the queue for a request slot: a load balancer's and Prometheus's
-#: questions must be answered while the process is busy (``escashop/ops.py`` serves them).
-UNQUEUED_PATHS = frozenset({"/healthz", "/metrics"})
+#: questions must be answered while the process is busy (routed in ``escashop/ops.py``).
+UNQUEUED_PATHS = frozenset(OpsEndpointsMiddleware.VIEWS)
 
 
 class RequestSlots:
@@ -136,11 +139,8 @@ class SyncChainASGIHandler(ASGIHandler):
             # its database connection is opened and, at request_finished, closed.
             respond = sync_to_async(self._respond, thread_sensitive=True)
             slots = self.slots.for_path(scope["path"].removeprefix(scope.get("root_path", "")))
-            if slots is None:
+            async with slots or contextlib.nullcontext():
                 response = await respond(scope, body_file)
-            else:
-                async with slots:
-                    response = await respond(scope, body_file)
             await self.send_response(response, send)
             if response.streaming:
                 await sync_to_async(response.close, thread_sensitive=True)()
