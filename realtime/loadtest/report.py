@@ -36,6 +36,9 @@ class Report:
     measured_seconds: float = 0.0  # writing plus draining: the span the CPU figures cover
     #: Server CPU (% of one core) while the connections were held idle (``--hold``).
     idle_cpu_percent: float | None = None
+    #: The same frames timed until the watcher had decoded them (the latency as measured
+    #: until 2026-11-29; ``realtime.loadtest.watchers``).
+    decoded: Delivery | None = None
 
     @property
     def ok(self) -> bool:
@@ -87,6 +90,10 @@ class Report:
                 "p99": d.latency(99),
                 "max": d.latency(100),
             },
+            "latency_decoded_ms": {
+                q: self.decoded.latency(n) if self.decoded else math.nan
+                for q, n in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))
+            },
             "server_rss_kib_per_connection": self.rss_kib_per_connection,
             "server_rss_mib": (
                 self.after_connect.rss_bytes / 2**20 if self.after_connect else math.nan
@@ -121,6 +128,12 @@ class Report:
                 "action-to-screen ms",
                 f"p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  "
                 f"p99 {lat['p99']:.1f}  max {lat['max']:.1f}",
+            ),
+            (
+                "  until decoded ms",
+                "p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {max:.1f}".format(
+                    **d["latency_decoded_ms"]
+                ),
             ),
             (
                 "frames delivered",

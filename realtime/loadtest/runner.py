@@ -295,4 +295,5 @@ class Runner:
             generator_cpu_seconds=own_cpu,
             measured_seconds=measured_seconds,
             idle_cpu_percent=idle_cpu_percent,
+            decoded=delivery(self.sent_at, (w.decoded for w in watchers)),
         )

@@ -4,30 +4,65 @@ A watcher stores, per settlement id, the monotonic arrival time of each frame na
 list, so a duplicate shows up as a second entry), and counts frames whose ``event_id`` is
 not above the previous one's (the server sends each connection its events in id order).
 It parses nothing else.
+
+**Arrival** is when the event loop hands the frame's bytes to the client's connection
+(``StampedConnection``), before the ``websockets`` library parses and queues them and this
+code decodes them: one process plays every screen here, so a later client's frame also
+waits for the earlier ones' handling, which separate screens would not. When the frame was
+decoded here (the arrival as measured until 2026-11-29) is kept too, in ``decoded``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import time
 from dataclasses import dataclass, field
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.frames import DATA_OPCODES, Frame
 
 EVENT_FRAME = "payment_status_updated"
 
 
+class StampedConnection(ClientConnection):
+    """A client connection that notes, for every message, the monotonic time its last bytes
+    reached the connection (``data_received``), in message order: ``stamps``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stamps: collections.deque[float] = collections.deque()
+        self._received_at = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self._received_at = time.monotonic()
+        super().data_received(data)
+
+    def process_event(self, event) -> None:
+        # A message is complete with its final data frame (the server does not fragment).
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES and event.fin:
+            self.stamps.append(self._received_at)
+        super().process_event(event)
+
+    async def recv_stamped(self) -> tuple[str | bytes, float]:
+        """The next message and when its bytes arrived."""
+        message = await self.recv()
+        return message, self.stamps.popleft()
+
+
 @dataclass
 class Watcher:
-    """One websocket client. ``arrivals[settlement_id]`` lists arrival times of its frames."""
+    """One websocket client. ``arrivals[settlement_id]`` lists arrival times of its frames,
+    ``decoded[settlement_id]`` the times this code had them decoded."""
 
     index: int
     url: str
     token: str
     origin: str
     arrivals: dict[int, list[float]] = field(default_factory=dict)
+    decoded: dict[int, list[float]] = field(default_factory=dict)
     last_event_id: int = 0
     out_of_order: int = 0
     frames: int = 0
@@ -49,6 +84,7 @@ class Watcher:
                 max_queue=None,
                 ping_interval=20,
                 ping_timeout=60,
+                create_connection=StampedConnection,
             ) as ws:
                 self._ws = ws
                 await ws.send(json.dumps({"type": "authenticate", "token": self.token}))
@@ -58,8 +94,9 @@ class Watcher:
                 self.connected = True
                 self.subscribed_at = time.monotonic()
                 self._ready.set()
-                async for message in ws:
-                    self.record_frame(message, time.monotonic())
+                while True:
+                    message, arrived = await ws.recv_stamped()
+                    self.record_frame(message, arrived)
         except ConnectionClosed as exc:
             self.close_code = exc.rcvd.code if exc.rcvd else None
             if exc.rcvd is None:
@@ -72,7 +109,7 @@ class Watcher:
 
     async def _expect(self, ws, frame_type: str, timeout: float) -> None:
         while True:
-            raw = await asyncio.wait_for(ws.recv(), timeout)
+            raw, _ = await asyncio.wait_for(ws.recv_stamped(), timeout)
             frame = json.loads(raw)
             if frame.get("type") == frame_type:
                 return
@@ -92,6 +129,7 @@ class Watcher:
         settlement = data.get("settlement")
         if settlement is not None:
             self.arrivals.setdefault(settlement["id"], []).append(arrived)
+            self.decoded.setdefault(settlement["id"], []).append(time.monotonic())
 
     async def wait_ready(self) -> bool:
         await self._ready.wait()

@@ -44,6 +44,9 @@ def test_short_loadtest_loses_and_duplicates_nothing(daphne_server, settings, tm
     assert result["invariant_problems"] == []
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["max"] < 10_000
     assert result["server_cpu_us_per_frame"] > 0
+    # Decoded after the bytes arrived: never sooner, frame by frame.
+    decoded = result["latency_decoded_ms"]
+    assert all(decoded[q] >= result["latency_ms"][q] for q in ("p50", "p99", "max"))
     assert "lost / duplicated" in capsys.readouterr().out
     # Its users are not left active behind it.
     assert not User.objects.filter(username__in=LOAD_USERS.values(), is_active=True).exists()
