@@ -15,6 +15,10 @@ def ws_url_for(base_url: str) -> str:
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/ws/"
 
 
+#: The choices of ``LoadConfig.balance`` (``--balance``).
+BALANCES = ("round-robin", "least-busy")
+
+
 @dataclass
 class LoadConfig:
     base_url: str
@@ -39,6 +43,9 @@ class LoadConfig:
     #: Extra base URLs: websocket clients and writes are spread round-robin over all of them.
     ws_base_urls: list[str] = field(default_factory=list)
     write_base_urls: list[str] = field(default_factory=list)
+    #: How writes choose among ``write_urls``: in turn, or the one with the fewest of this
+    #: run's requests in flight (as nginx's ``least_conn`` in deploy/nginx/), ties in turn.
+    balance: str = "round-robin"
     connect_concurrency: int = 100
     open_timeout: float = 30.0
     settlement_amount: str = "1.00"

@@ -38,6 +38,29 @@ class LoadTestError(RuntimeError):
 DUPLICATE_GRACE_SECONDS = 1.0
 
 
+class Balancer:
+    """Picks each write's base URL (``LoadConfig.balance``): in turn, or the one with the
+    fewest of the run's writes in flight, ties in turn. Used on the event loop only."""
+
+    def __init__(self, urls: list[str], mode: str) -> None:
+        self.urls = list(urls)
+        self.mode = mode
+        self.in_flight = dict.fromkeys(self.urls, 0)
+        self._turn = 0
+
+    def pick(self) -> str:
+        n = len(self.urls)
+        order = [self.urls[(self._turn + i) % n] for i in range(n)]
+        self._turn = (self._turn + 1) % n
+        least_busy = self.mode == "least-busy"  # then the first of the least busy in turn
+        url = min(order, key=self.in_flight.__getitem__) if least_busy else order[0]
+        self.in_flight[url] += 1
+        return url
+
+    def done(self, url: str) -> None:
+        self.in_flight[url] -= 1
+
+
 class Runner:
     def __init__(self, config: LoadConfig, *, log: Callable[[str], None]) -> None:
         self.config = config
@@ -136,7 +159,7 @@ class Runner:
         cfg = self.config
         loop = asyncio.get_running_loop()
         gate = asyncio.Semaphore(cfg.in_flight)
-        urls = itertools.cycle(cfg.write_urls)
+        balancer = Balancer(cfg.write_urls, cfg.balance)
         txns = itertools.cycle(self.transaction_ids)
         pending: set[asyncio.Future] = set()
         started = time.monotonic()
@@ -150,8 +173,9 @@ class Runner:
                 if cfg.settlements is None and time.monotonic() >= deadline:
                     break
                 await gate.acquire()
-                future = loop.run_in_executor(pool, self._write_one, next(urls), next(txns))
-                future.add_done_callback(lambda _f: gate.release())
+                url = balancer.pick()
+                future = loop.run_in_executor(pool, self._write_one, url, next(txns))
+                future.add_done_callback(lambda _f, url=url: (balancer.done(url), gate.release()))
                 pending.add(future)
                 future.add_done_callback(pending.discard)
                 n += 1

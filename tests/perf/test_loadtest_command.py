@@ -26,6 +26,7 @@ from transactions.selectors import user_roles
         (["--writer", "w:p", "--write-base", "localhost:8001"], "http://"),
         (["--writer", "w:p", "--server-pid", "999999999"], "no such process"),
         (["--writer", "w:p", "--json", "/no/such/folder/x.json"], "no folder"),
+        (["--writer", "w:p", "--balance", "random"], "--balance"),
         # Refused before --create-users writes anything.
         (["--create-users", "--clients", "0"], "--clients"),
     ],

@@ -15,7 +15,7 @@ import secrets
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from realtime.loadtest.api import Credentials
-from realtime.loadtest.config import LoadConfig
+from realtime.loadtest.config import BALANCES, LoadConfig
 from realtime.loadtest.runner import LoadTestError, Runner
 from realtime.loadtest.users import load_users_create, load_users_retire
 
@@ -45,6 +45,13 @@ class Command(BaseCommand):
             default=[],
             metavar="URL",
             help="spread writes over these base URLs (repeat; default --base-url)",
+        )
+        a(
+            "--balance",
+            choices=BALANCES,
+            default="round-robin",
+            help="how writes pick a --write-base: in turn, or the one with the fewest requests "
+            "in flight (nginx's least_conn, as in deploy/nginx/)",
         )
         a(
             "--create-users",
@@ -162,6 +169,7 @@ class Command(BaseCommand):
             server_pids=opts["server_pid"],
             ws_base_urls=[u.rstrip("/") for u in opts["ws_base"]],
             write_base_urls=[u.rstrip("/") for u in opts["write_base"]],
+            balance=opts["balance"],
             connect_concurrency=opts["connect_concurrency"],
             open_timeout=opts["open_timeout"],
         )
