@@ -38,11 +38,10 @@ def test_every_message_gets_the_time_its_bytes_arrived_in_order():
     got = asyncio.run(main())
     assert [n for n, _, _ in got] == [0, 1, 2, 3]
     for (_, stamp, read), sent_at in zip(got, sent, strict=True):
-        # After the server sent it, and before the client read it; the two reads after the
-        # 50 ms pause are well past their stamps, which the pause does not move.
+        # After the server sent it, and before the client read it.
         assert sent_at <= stamp <= read
     assert got[2][1] - got[1][1] >= 0.015  # the second burst arrived later
-    assert got[0][2] - got[0][1] >= 0.04  # read 50 ms after it arrived
+    assert got[0][2] - got[0][1] >= 0.04  # read after the 50 ms pause: the stamp is the arrival
 
 
 def test_the_time_a_frame_was_decoded_is_kept_beside_its_arrival():
