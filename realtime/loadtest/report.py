@@ -84,16 +84,8 @@ class Report:
             "lost": d.lost,
             "duplicated": d.duplicated,
             "out_of_order": self.out_of_order,
-            "latency_ms": {
-                "p50": d.latency(50),
-                "p95": d.latency(95),
-                "p99": d.latency(99),
-                "max": d.latency(100),
-            },
-            "latency_decoded_ms": {
-                q: self.decoded.latency(n) if self.decoded else math.nan
-                for q, n in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))
-            },
+            "latency_ms": _latency_figures(d),
+            "latency_decoded_ms": _latency_figures(self.decoded),
             "server_rss_kib_per_connection": self.rss_kib_per_connection,
             "server_rss_mib": (
                 self.after_connect.rss_bytes / 2**20 if self.after_connect else math.nan
@@ -109,7 +101,6 @@ class Report:
 
     def table(self) -> str:
         d = self.as_dict()
-        lat = d["latency_ms"]
         cfg = self.config
         rows = [
             (
@@ -124,17 +115,8 @@ class Report:
                 f"{cfg.in_flight} in flight, {cfg.transactions} transactions)",
             ),
             ("write errors", ", ".join(f"{k}: {v}" for k, v in self.write_errors.items()) or "0"),
-            (
-                "action-to-screen ms",
-                f"p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  "
-                f"p99 {lat['p99']:.1f}  max {lat['max']:.1f}",
-            ),
-            (
-                "  until decoded ms",
-                "p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {max:.1f}".format(
-                    **d["latency_decoded_ms"]
-                ),
-            ),
+            ("action-to-screen ms", _latency_row(d["latency_ms"])),
+            ("  until decoded ms", _latency_row(d["latency_decoded_ms"])),
             (
                 "frames delivered",
                 f"{d['frames_delivered']} of {d['frames_expected']} ({d['frames_per_s']:.0f}/s)",
@@ -178,3 +160,15 @@ class Report:
             lines.append(f"{'first errors'.ljust(width)}  {error}")
         rule = "-" * max(len(line) for line in lines)
         return "\n".join([rule, *lines, rule])
+
+
+def _latency_figures(delivery: Delivery | None) -> dict[str, float]:
+    """The latency percentiles of the report (NaN when there is nothing to measure)."""
+    return {
+        name: delivery.latency(q) if delivery else math.nan
+        for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))
+    }
+
+
+def _latency_row(figures: dict[str, float]) -> str:
+    return "  ".join(f"{name} {value:.1f}" for name, value in figures.items())

@@ -41,7 +41,7 @@ class StampedConnection(ClientConnection):
         super().data_received(data)
 
     def process_event(self, event) -> None:
-        # A message is complete with its final data frame (the server does not fragment).
+        # A message is complete with its final frame (``fin``), fragmented or not.
         if isinstance(event, Frame) and event.opcode in DATA_OPCODES and event.fin:
             self.stamps.append(self._received_at)
         super().process_event(event)
@@ -96,7 +96,7 @@ class Watcher:
                 self._ready.set()
                 while True:
                     message, arrived = await ws.recv_stamped()
-                    self.record_frame(message, arrived)
+                    self.record_frame(message, arrived, decoded=time.monotonic())
         except ConnectionClosed as exc:
             self.close_code = exc.rcvd.code if exc.rcvd else None
             if exc.rcvd is None:
@@ -116,7 +116,14 @@ class Watcher:
             if frame.get("type") == "error":
                 raise RuntimeError(f"server error frame: {frame}")
 
-    def record_frame(self, message: str | bytes, arrived: float) -> None:
+    def record_frame(
+        self, message: str | bytes, arrived: float, decoded: float | None = None
+    ) -> None:
+        """Note one frame: ``arrived`` when its bytes came, ``decoded`` when ``websockets``
+        handed it over (before it is parsed here, as the latency was measured until
+        2026-11-29; default: now)."""
+        if decoded is None:
+            decoded = time.monotonic()
         frame = json.loads(message)
         if frame.get("type") != EVENT_FRAME:
             return
@@ -129,7 +136,7 @@ class Watcher:
         settlement = data.get("settlement")
         if settlement is not None:
             self.arrivals.setdefault(settlement["id"], []).append(arrived)
-            self.decoded.setdefault(settlement["id"], []).append(time.monotonic())
+            self.decoded.setdefault(settlement["id"], []).append(decoded)
 
     async def wait_ready(self) -> bool:
         await self._ready.wait()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 
-from realtime.loadtest.runner import Balancer
 from realtime.loadtest.stats import delivery, percentile
 from realtime.loadtest.watchers import Watcher
 
@@ -73,17 +72,3 @@ def test_percentile_is_nearest_rank():
     assert percentile(values, 100) == 100.0
     assert percentile([3.0], 99) == 3.0
     assert math.isnan(percentile([], 50))
-
-
-def test_writes_go_round_robin_or_to_the_least_busy_process():
-    turn = Balancer(["a", "b", "c"], "round-robin")
-    assert [turn.pick() for _ in range(4)] == ["a", "b", "c", "a"]
-    least = Balancer(["a", "b", "c"], "least-busy")
-    assert [least.pick() for _ in range(3)] == ["a", "b", "c"]  # ties: in turn
-    least.done("b")
-    assert least.pick() == "b"  # the only one with nothing in flight
-    least.done("a")
-    least.done("c")
-    assert least.in_flight == {"a": 0, "b": 1, "c": 0}
-    assert [least.pick(), least.pick()] == ["c", "a"]  # the turn has moved on to "c"
-    assert least.in_flight == {"a": 1, "b": 1, "c": 1}
