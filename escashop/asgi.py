@@ -12,12 +12,14 @@ django.setup(set_prefix=False)  # as get_asgi_application() does, before importi
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from escashop import twisted_writes  # noqa: E402
+from escashop import twisted_requests, twisted_writes  # noqa: E402
 from escashop.handlers import SyncChainASGIHandler  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
 # Daphne's sockets send each write at once when nothing is queued (escashop/twisted_writes.py).
 twisted_writes.install()
+# Twisted leaves a POST's body to Django instead of parsing it first (escashop/twisted_requests.py).
+twisted_requests.install()
 
 django_asgi_app = SyncChainASGIHandler()
 
