@@ -31,7 +31,10 @@ class PaymentEventQuery(serializers.Serializer):
         min_value=0,
         max_value=2**63 - 1,
         default=0,
-        help_text="The last event_id already seen (0: from the oldest retained event).",
+        help_text=(
+            "The last event_id already seen (0: from the first event; once older events "
+            "have been pruned, 0 answers resync_required, as the websocket's `since` does)."
+        ),
     )
     limit = serializers.IntegerField(
         min_value=1,
