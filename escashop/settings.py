@@ -262,7 +262,7 @@ REST_FRAMEWORK = {
         "escashop.api_permissions.HasAnyRole",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["escashop.api_parsers.DecimalJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "escashop.api_errors.AutoSchema",
     # django-filter's, skipped when a request has no query parameters (escashop/api_filters.py).
     "DEFAULT_FILTER_BACKENDS": ["escashop.api_filters.FilterBackend"],

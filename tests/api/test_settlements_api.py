@@ -92,7 +92,7 @@ def test_overpayment_is_400_naming_the_remaining_balance(api, cashier, make_tran
     [
         ({"amount": "0", "payment_mode": "cash"}, "amount"),
         ({"amount": "1.001", "payment_mode": "cash"}, "amount"),
-        ({"amount": 10.5, "payment_mode": "cash"}, "amount"),
+        ({"amount": 10.505, "payment_mode": "cash"}, "amount"),
         ({"amount": None, "payment_mode": "cash"}, "amount"),
         ({"amount": "1.00", "payment_mode": "bitcoin"}, "payment_mode"),
         ({"payment_mode": "cash"}, "amount"),

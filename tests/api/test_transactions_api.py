@@ -42,6 +42,10 @@ def test_create_round_trips_money_exactly(api, sales, customer):
         ("0.5", "0.50"),
         ("9999999999.99", "9999999999.99"),
         (" 12.30 ", "12.30"),
+        # JSON numbers are parsed as Decimals (escashop/api_parsers.py), never floats.
+        (1500, "1500.00"),
+        (1500.5, "1500.50"),
+        (0.1, "0.10"),
     ],
 )
 def test_amounts_are_stored_with_two_places(api, sales, customer, amount, stored):
@@ -50,6 +54,27 @@ def test_amounts_are_stored_with_two_places(api, sales, customer, amount, stored
     )
     assert resp.status_code == 201, resp.json()
     assert resp.json()["amount"] == stored
+
+
+@pytest.mark.parametrize(
+    ("number", "stored"), [("1000.30", "1000.30"), ("0.10", "0.10"), ("1.5e3", "1500.00")]
+)
+def test_json_numbers_are_read_exactly_as_written(api, sales, customer, number, stored):
+    """The body's own text, not a float rounded from it: 1000.30 is 1000.30 to the cent."""
+    body = f'{{"customer": {customer.pk}, "amount": {number}}}'
+    resp = api(sales).post("/api/transactions/", body, content_type="application/json")
+    assert resp.status_code == 201, resp.json()
+    assert resp.json()["amount"] == stored
+    assert str(Transaction.objects.get().amount) == stored
+
+
+def test_json_number_with_more_places_than_a_float_keeps_is_refused(api, sales, customer):
+    """As a float, 1500.1000000000000001 would be 1500.1 and pass; as written it has 16 places."""
+    body = f'{{"customer": {customer.pk}, "amount": 1500.1000000000000001}}'
+    resp = api(sales).post("/api/transactions/", body, content_type="application/json")
+    assert resp.status_code == 400
+    assert "2 decimal places" in resp.json()["amount"][0]
+    assert not Transaction.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -62,7 +87,9 @@ def test_amounts_are_stored_with_two_places(api, sales, customer, amount, stored
         ("99999999999999999999999999999.001", "less than or equal to 9999999999.99"),
         ("abc", "valid number"),
         ("", "valid number"),
-        (1500.5, "decimal strings"),
+        (10.005, "2 decimal places"),
+        (1e10, "less than or equal to 9999999999.99"),
+        (True, "decimal strings"),
         ([1], "valid number"),
     ],
 )
