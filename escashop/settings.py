@@ -6,6 +6,7 @@ With nothing set it runs on SQLite and the in-memory channel layer. See README
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,13 @@ from environs import Env, validate
 from escashop.redis_config import redis_layout
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A variable of ours set to nothing ("REDIS_URL=", "DJANGO_DEBUG=") means its default, as if
+# unset: shells, compose files and service managers often blank a variable instead of removing
+# it. A value that is there and wrong still fails loudly.
+for _name, _value in list(os.environ.items()):
+    if _name.startswith(("DJANGO_", "ESCASHOP_", "DATABASE_URL", "REDIS_")) and not _value.strip():
+        del os.environ[_name]
 
 env = Env()
 

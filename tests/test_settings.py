@@ -41,6 +41,42 @@ def test_bad_boolean_fails_loudly():
     assert "DJANGO_DEBUG" in result.stderr
 
 
+def test_blank_variables_mean_their_defaults():
+    """DATABASE_URL= and friends, as a compose file or a shell leaves them, are as if unset."""
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], "
+        "s.CHANNEL_LAYERS['default']['BACKEND'], s.ALLOWED_HOSTS)"
+    )
+    blank = dict.fromkeys(
+        [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DJANGO_HTTPS",
+            "DJANGO_ALLOWED_HOSTS",
+            "DJANGO_CONN_MAX_AGE",
+        ],
+        "",
+    )
+    result = _manage("shell", "-c", code, DJANGO_DEBUG=" ", DJANGO_SECRET_KEY=DEPLOY_KEY, **blank)
+    assert result.returncode == 0, result.stderr
+    # The last line: Django's shell may first say what it imported.
+    assert result.stdout.splitlines()[-1].split() == [
+        "False",
+        "django.db.backends.sqlite3",
+        "channels.layers.InMemoryChannelLayer",
+        "['localhost',",
+        "'127.0.0.1',",
+        "'[::1]']",
+    ]
+
+
+def test_blank_secret_key_is_still_refused_when_debug_is_off():
+    result = _manage("check", DJANGO_SECRET_KEY="")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
 def test_check_deploy_is_clean_with_https_on():
     result = _manage(
         "check",
