@@ -174,12 +174,17 @@ def test_the_sale_date_must_be_a_plausible_one(api, sales, customer, offset, sta
         assert list(resp.json()) == ["transaction_date"]
 
 
-def test_body_that_is_not_json_is_400_with_detail(api, sales):
-    resp = api(sales).generic(
-        "POST", "/api/transactions/", "{not json", content_type="application/json"
-    )
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", "[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000],
+    ids=["malformed", "nested-arrays", "nested-objects"],
+)
+def test_body_that_is_not_json_is_400_with_detail(api, sales, body):
+    """Nested deeper than Python's recursion limit too: a 400, not a 500 (api_parsers.py)."""
+    resp = api(sales).generic("POST", "/api/transactions/", body, content_type="application/json")
     assert resp.status_code == 400
     assert "JSON parse error" in resp.json()["detail"]
+    assert not Transaction.objects.exists()
 
 
 def test_cashier_cannot_create(api, cashier, customer):
