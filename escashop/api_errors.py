@@ -2,13 +2,15 @@
 
 The services raise Django's ``ValidationError`` (with a field dict), ``PermissionDenied`` and
 ``transactions.exceptions.DomainConflict``; the handler answers them as DRF would its own:
-400 ``{"field": ["message"]}``, 403 ``{"detail": ...}`` and 409 ``{"detail": ...}``.
+400 ``{"field": ["message"]}``, 403 ``{"detail": ...}`` and 409 ``{"detail": ...}``; a body
+over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is 413 ``{"detail": ...}``.
 ``AutoSchema`` documents those answers on every operation they can come from.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
@@ -32,6 +34,11 @@ class DatabaseUnavailable(exceptions.APIException):
     default_code = "database_unavailable"
 
 
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "body_too_large"
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
@@ -48,6 +55,11 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, DomainConflict):
         exc = Conflict(exc.message)
+    elif isinstance(exc, RequestDataTooBig):
+        # DRF reads a JSON body through request.body, which raises this past
+        # DATA_UPLOAD_MAX_MEMORY_SIZE; left to Django it was an HTML 400.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = BodyTooLarge(f"The request body is larger than {limit} bytes.")
     elif database_lost(exc):
         # PostgreSQL restarted or is down: not a bug of this request (escashop/db_health.py).
         response = drf_exception_handler(DatabaseUnavailable(), context)

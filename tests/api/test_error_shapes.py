@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.test import APIRequestFactory
 
 from escashop.api_errors import exception_handler
 from transactions.exceptions import DomainConflict
+from transactions.models import Transaction
 
 
 def handle(exc):
@@ -65,3 +68,14 @@ def test_a_missing_trailing_slash_still_redirects(client):
     resp = client.get("/api/transactions")
     assert resp.status_code == 301
     assert resp.headers["Location"] == "/api/transactions/"
+
+
+@pytest.mark.parametrize("path", ["/api/transactions/", "/api/auth/token/"])
+def test_a_body_over_the_upload_limit_is_413_with_detail(api, sales, settings, path):
+    """DRF reads a JSON body through request.body, whose size check raised an HTML 400."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"username": "x" * 1000, "password": "x", "customer": 1, "amount": "1"})
+    resp = api(sales).post(path, body, content_type="application/json")
+    assert resp.status_code == 413
+    assert resp.json() == {"detail": "The request body is larger than 1000 bytes."}
+    assert not Transaction.objects.exists()
