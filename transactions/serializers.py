@@ -29,7 +29,10 @@ from .selectors import customers_visible_to
         "format": "decimal",
         "pattern": r"^\d{1,10}(\.\d{1,2})?$",
         "example": "1500.00",
-        "description": "A decimal string, more than 0, at most 9999999999.99, two places.",
+        "description": (
+            "A decimal string, more than 0, at most 9999999999.99, two places. Requests may "
+            "also send a JSON number, which is read exactly as written, never as a float."
+        ),
     }
 )
 class MoneyField(serializers.Field):
