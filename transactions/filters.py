@@ -109,6 +109,18 @@ class TransactionFilter(django_filters.FilterSet):
             "transaction_date_before=2026-01-31."
         )
     )
+    # The same range under the names many APIs use; given together with the ones above,
+    # both apply.
+    date_from = django_filters.DateFilter(
+        field_name="transaction_date",
+        lookup_expr="date__gte",
+        help_text="Local date, included: the same as transaction_date_after.",
+    )
+    date_to = django_filters.DateFilter(
+        field_name="transaction_date",
+        lookup_expr="date__lte",
+        help_text="Local date, included: the same as transaction_date_before.",
+    )
     ordering = StableOrderingFilter(
         fields=(
             "transaction_date",
