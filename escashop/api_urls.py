@@ -5,6 +5,12 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -18,6 +24,19 @@ router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("transactions", TransactionViewSet, basename="transaction")
 router.register("settlements", SettlementViewSet, basename="settlement")
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI 3 schema: JSON unless YAML is asked for (``Accept: application/yaml`` or
+    ``?format=yaml``). drf-spectacular answers YAML to a client that accepts anything, which
+    ``response.json()`` cannot read; JSON is also valid YAML, so JSON first suits both."""
+
+    renderer_classes = [
+        OpenApiJsonRenderer,
+        OpenApiJsonRenderer2,
+        OpenApiYamlRenderer,
+        OpenApiYamlRenderer2,
+    ]
 
 
 @csrf_exempt  # any method: a POST to a wrong URL is a 404 too, not a CSRF failure
@@ -37,7 +56,7 @@ urlpatterns = [
         name="transaction-settlements",
     ),
     path("payment-events/", PaymentEventsView.as_view(), name="payment-events"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include(router.urls)),
     re_path(r"^(?P<path>.*/)$", not_found),

@@ -17,6 +17,28 @@ def schema(client) -> dict:
     return resp.json()
 
 
+@pytest.mark.parametrize(
+    ("accept", "query", "media_type"),
+    [
+        (None, "", "application/vnd.oai.openapi+json"),  # a client that takes anything
+        ("*/*", "", "application/vnd.oai.openapi+json"),
+        ("application/json", "", "application/json"),
+        ("application/yaml", "", "application/yaml"),
+        ("application/vnd.oai.openapi", "", "application/vnd.oai.openapi"),
+        (None, "?format=yaml", "application/vnd.oai.openapi"),
+    ],
+)
+def test_schema_is_json_unless_yaml_is_asked_for(client, accept, query, media_type):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    resp = client.get(f"/api/schema/{query}", **headers)
+    assert resp.status_code == 200
+    assert resp["Content-Type"].split(";")[0] == media_type
+    if "yaml" in media_type or media_type == "application/vnd.oai.openapi":
+        assert resp.content.startswith(b"openapi: 3.")
+    else:
+        assert resp.json()["openapi"].startswith("3.")
+
+
 def operations(schema: dict):
     for path, item in schema["paths"].items():
         for method in METHODS:
