@@ -39,6 +39,8 @@ class Report:
     #: The same frames timed until the watcher had decoded them (the latency as measured
     #: until 2026-11-29; ``realtime.loadtest.watchers``).
     decoded: Delivery | None = None
+    #: When (monotonic) the writing began, t=0 of the progress lines.
+    writes_started: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,6 +63,15 @@ class Report:
             return math.nan
         grown = self.after_connect.rss_bytes - self.baseline.rss_bytes
         return per_unit(grown / 1024, self.connected)
+
+    @property
+    def slowest_post_at_s(self) -> float:
+        """When the POST of the slowest frame was sent, in seconds on the progress lines'
+        clock: a pause of the box shows as a tail at one moment and a gap in those lines."""
+        started = self.delivery.slowest_started
+        if started is None or self.writes_started is None:
+            return math.nan
+        return started - self.writes_started
 
     @property
     def cpu_us_per_frame(self) -> float:
@@ -86,6 +97,7 @@ class Report:
             "out_of_order": self.out_of_order,
             "latency_ms": _latency_figures(d),
             "latency_decoded_ms": _latency_figures(self.decoded),
+            "slowest_post_at_s": self.slowest_post_at_s,
             "server_rss_kib_per_connection": self.rss_kib_per_connection,
             "server_rss_mib": (
                 self.after_connect.rss_bytes / 2**20 if self.after_connect else math.nan
@@ -117,6 +129,7 @@ class Report:
             ("write errors", ", ".join(f"{k}: {v}" for k, v in self.write_errors.items()) or "0"),
             ("action-to-screen ms", _latency_row(d["latency_ms"])),
             ("  until decoded ms", _latency_row(d["latency_decoded_ms"])),
+            ("slowest frame", _slowest_row(d["latency_ms"]["max"], d["slowest_post_at_s"])),
             (
                 "frames delivered",
                 f"{d['frames_delivered']} of {d['frames_expected']} ({d['frames_per_s']:.0f}/s)",
@@ -168,6 +181,12 @@ def _latency_figures(delivery: Delivery | None) -> dict[str, float]:
         name: delivery.latency(q) if delivery else math.nan
         for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))
     }
+
+
+def _slowest_row(latency_ms: float, post_at_s: float) -> str:
+    if math.isnan(latency_ms) or math.isnan(post_at_s):
+        return "none"
+    return f"{latency_ms:.1f} ms, its POST at t={post_at_s:.1f}s"
 
 
 def _latency_row(figures: dict[str, float]) -> str:

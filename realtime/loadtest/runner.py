@@ -66,6 +66,8 @@ class Runner:
         self.config = config
         self.log = log
         self.sent_at: dict[int, float] = {}
+        #: When (monotonic) the writing began: t=0 of the progress lines.
+        self.writes_started: float | None = None
         self.ok_per_transaction: Counter[int] = Counter()
         self.write_errors: Counter[str] = Counter()
         self.first_errors: list[str] = []
@@ -162,7 +164,7 @@ class Runner:
         balancer = Balancer(cfg.write_urls, cfg.balance)
         txns = itertools.cycle(self.transaction_ids)
         pending: set[asyncio.Future] = set()
-        started = time.monotonic()
+        started = self.writes_started = time.monotonic()
         deadline = started + cfg.duration
         progress = asyncio.create_task(self._progress(started, watchers))
         n = 0
@@ -320,4 +322,5 @@ class Runner:
             measured_seconds=measured_seconds,
             idle_cpu_percent=idle_cpu_percent,
             decoded=delivery(self.sent_at, (w.decoded for w in watchers)),
+            writes_started=self.writes_started,
         )

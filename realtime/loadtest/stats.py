@@ -24,6 +24,8 @@ class Delivery:
     lost: int
     duplicated: int  # arrivals beyond the first of a (settlement, watcher) pair
     latencies_ms: list[float]  # one per delivered pair, ascending
+    #: When (monotonic) the POST of the slowest delivered pair started; None when none.
+    slowest_started: float | None = None
 
     def latency(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
@@ -36,6 +38,7 @@ def delivery(
     watcher's arrivals of it. Frames about settlements this run did not write are ignored."""
     expected = delivered = duplicated = 0
     latencies: list[float] = []
+    slowest_ms, slowest_started = -math.inf, None
     for arrivals in arrivals_per_watcher:
         expected += len(sent_at)
         for settlement_id, started in sent_at.items():
@@ -44,7 +47,10 @@ def delivery(
                 continue
             delivered += 1
             duplicated += len(times) - 1
-            latencies.append((min(times) - started) * 1000)
+            latency_ms = (min(times) - started) * 1000
+            latencies.append(latency_ms)
+            if latency_ms > slowest_ms:
+                slowest_ms, slowest_started = latency_ms, started
     latencies.sort()
     return Delivery(
         expected=expected,
@@ -52,6 +58,7 @@ def delivery(
         lost=expected - delivered,
         duplicated=duplicated,
         latencies_ms=latencies,
+        slowest_started=slowest_started,
     )
 
 

@@ -38,6 +38,17 @@ def test_frames_are_matched_by_settlement_id_and_latency_runs_from_the_post():
     assert round(result.latency(100), 3) == 20.0
 
 
+def test_the_slowest_frame_is_traced_to_its_post():
+    a, b = watcher(), watcher()
+    a.record_frame(frame(10, 1, 100), 1.004)
+    a.record_frame(frame(11, 2, 101), 2.010)
+    b.record_frame(frame(10, 1, 100), 1.300)  # 300 ms: the slowest, of the POST at 1.000
+    b.record_frame(frame(11, 2, 101), 2.020)
+    result = delivery({100: 1.000, 101: 2.000}, [a.arrivals, b.arrivals])
+    assert result.slowest_started == 1.000
+    assert delivery({100: 1.0}, [watcher().arrivals]).slowest_started is None
+
+
 def test_a_missing_frame_is_lost_and_a_second_copy_is_a_duplicate():
     a = watcher()
     a.record_frame(frame(10, 1, 100), 1.0)

@@ -62,6 +62,19 @@ def test_frames_per_second_cover_the_time_the_frames_took():
     assert report(delivery_seconds=4.0).as_dict()["frames_per_s"] == pytest.approx(5.0)
 
 
+def test_the_table_says_when_the_slowest_frame_was_posted():
+    slow = Delivery(
+        expected=2, delivered=2, lost=0, duplicated=0, latencies_ms=[1.0, 900.5],
+        slowest_started=105.25,
+    )  # fmt: skip
+    ran = report(delivery=slow, writes_started=100.0)
+    assert ran.as_dict()["slowest_post_at_s"] == pytest.approx(5.25)
+    assert "slowest frame        900.5 ms, its POST at t=5.2s" in ran.table()
+    # No frame (idle connections only): no slowest one.
+    idle = report(delivery=Delivery(expected=0, delivered=0, lost=0, duplicated=0, latencies_ms=[]))
+    assert "slowest frame        none" in idle.table()
+
+
 def test_a_timed_out_request_leaves_the_session_usable():
     """A server that answers the first request late and the second at once."""
     listener = socket.create_server(("127.0.0.1", 0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.conf import global_settings
@@ -44,9 +45,14 @@ def test_short_loadtest_loses_and_duplicates_nothing(daphne_server, settings, tm
     assert result["invariant_problems"] == []
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["max"] < 10_000
     assert result["server_cpu_us_per_frame"] > 0
+    # 30 POSTs at 20 a second: the slowest frame's went out within the writing's 1.5 s.
+    assert 0 <= result["slowest_post_at_s"] < 5
     # Decoded after the bytes arrived: never sooner, frame by frame.
     decoded = result["latency_decoded_ms"]
     assert all(decoded[q] >= result["latency_ms"][q] for q in ("p50", "p99", "max"))
-    assert "lost / duplicated" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "lost / duplicated" in printed
+    slowest = f"{result['latency_ms']['max']:.1f} ms, its POST at t="
+    assert re.search(rf"\nslowest frame +{re.escape(slowest)}", printed)
     # Its users are not left active behind it.
     assert not User.objects.filter(username__in=LOAD_USERS.values(), is_active=True).exists()
