@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,9 +36,59 @@ from transactions.serializers import display_name
 
 
 class _LoginThrottle(SimpleRateThrottle):
+    """A sliding-window limit of ``num_requests`` attempts in ``duration`` seconds, kept as
+    that many slots in the cache: an attempt takes a free slot with ``cache.add`` (atomic, in
+    Redis and in the local-memory cache) for ``duration`` seconds; with every slot taken the
+    next attempt is refused. DRF's own throttles read a list of times and write it back, so
+    attempts in flight at the same moment all pass one reading and the limit is overshot by
+    as many as run at once; a slot is never handed out twice."""
+
+    #: The slot this instance took (``take``), if any.
+    slot: str | None = None
+
     def get_rate(self) -> str | None:
         # Read at call time (DRF binds THROTTLE_RATES at import), so settings overrides apply.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def _slot_keys(self) -> list[str]:
+        return [f"{self.key}:{i}" for i in range(self.num_requests)]
+
+    def _taken(self) -> dict[str, float]:
+        """The slots in use (slot key -> the time of its attempt); sets what ``wait`` reads."""
+        self.now = self.timer()
+        taken = self.cache.get_many(self._slot_keys())
+        self.history = sorted(taken.values(), reverse=True)
+        return taken
+
+    def _applies(self, request: Request | HttpRequest, view) -> bool:
+        if self.rate is None:
+            return False
+        self.key = self.get_cache_key(request, view)
+        return self.key is not None
+
+    def take(self, request: Request | HttpRequest, view) -> bool:
+        """Count this attempt: True with a slot taken (or no limit for it), False when every
+        slot is in use."""
+        if not self._applies(request, view):
+            return True
+        taken = self._taken()
+        for slot in self._slot_keys():
+            if slot not in taken and self.cache.add(slot, self.now, self.duration):
+                self.slot = slot
+                return True
+        self._taken()  # others took the free ones first: the slots as they are now
+        return False
+
+    def give_back(self) -> None:
+        """Free the slot ``take`` took: the attempt is not to count."""
+        if self.slot is not None:
+            self.cache.delete(self.slot)
+            self.slot = None
+
+    def wait(self) -> float:
+        # When the oldest attempt leaves the window; never 0, which would invite a retry at
+        # once (a slot's expiry in the cache is whole seconds).
+        return max(1.0, super().wait() or 0.0)
 
 
 class LoginAddressThrottle(_LoginThrottle):
@@ -49,10 +99,16 @@ class LoginAddressThrottle(_LoginThrottle):
     def get_cache_key(self, request: Request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    def allow_request(self, request: Request, view) -> bool:
+        return self.take(request, view)
+
 
 class LoginFailureThrottle(_LoginThrottle):
-    """Failed login attempts for one username. Checking does not count an attempt; the view
-    calls ``record_failure`` after a wrong password, and a success clears the count."""
+    """Failed login attempts for one username. DRF's check before the view only reads the
+    slots (``allow_request``: 429 at once when they are all in use); the view then takes one
+    before the password is checked (``take``), which a wrong password keeps, a request that
+    never reached the check gives back, and a success frees along with every other
+    (``clear``). Taking it before the check is what bounds guesses sent side by side."""
 
     scope = "login_username"
 
@@ -76,34 +132,13 @@ class LoginFailureThrottle(_LoginThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request: Request, view) -> bool:
-        if self.rate is None:
+        if not self._applies(request, view):
             return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
-            return True
-        self.now = self.timer()
-        self.history = self._recent(self.cache.get(self.key, []))
-        if len(self.history) >= self.num_requests:
-            return self.throttle_failure()
-        return True
+        return len(self._taken()) < self.num_requests
 
-    def record_failure(self, request: Request, view) -> None:
-        key = self.get_cache_key(request, view)
-        if key is None or self.rate is None:
-            return
-        self.now = self.timer()
-        # Read-modify-write, like DRF's own throttles: two failures landing at the same
-        # instant may count once. The limit is far from what guessing a password needs.
-        history = [self.now, *self._recent(self.cache.get(key, []))]
-        self.cache.set(key, history, self.duration)
-
-    def clear(self, request: Request, view) -> None:
-        key = self.get_cache_key(request, view)
-        if key is not None:
-            self.cache.delete(key)
-
-    def _recent(self, history: list[float]) -> list[float]:
-        return [moment for moment in history if moment > self.now - self.duration]
+    def clear(self, request: Request | HttpRequest, view) -> None:
+        if self._applies(request, view):
+            self.cache.delete_many(self._slot_keys())
 
 
 LOGIN_ERRORS = {"post": {401: "Wrong username or password, or the account is inactive."}}
@@ -119,10 +154,14 @@ class LoginView(TokenObtainPairView):
 
     def post(self, request: Request, *args, **kwargs) -> Response:
         failures = LoginFailureThrottle()
+        if not failures.take(request, self):
+            raise Throttled(wait=failures.wait())
         try:
             response = super().post(request, *args, **kwargs)
         except AuthenticationFailed:
-            failures.record_failure(request, self)
+            raise  # a wrong password (or an inactive account) keeps its slot
+        except BaseException:
+            failures.give_back()  # refused before the password was checked (400, say)
             raise
         failures.clear(request, self)
         return response
@@ -136,22 +175,29 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     attempt re-renders the form (200), a success redirects."""
     if request.method != "POST":
         return admin.site.login(request)
-    for throttle in (LoginAddressThrottle(), LoginFailureThrottle()):
-        if not throttle.allow_request(request, None):
-            wait = max(1, math.ceil(throttle.wait() or 1))
-            response = HttpResponse(
-                f"Too many login attempts. Try again in {wait} seconds.",
-                status=429,
-                content_type="text/plain; charset=utf-8",
-            )
-            response["Retry-After"] = str(wait)
-            return response
-    response = admin.site.login(request)
     failures = LoginFailureThrottle()
+    for throttle in (LoginAddressThrottle(), failures):
+        if not throttle.take(request, None):
+            return _too_many_logins(throttle.wait())
+    try:
+        response = admin.site.login(request)
+    except BaseException:
+        failures.give_back()
+        raise
     if response.status_code in (301, 302, 303):
         failures.clear(request, None)
-    else:
-        failures.record_failure(request, None)
+    # A failed attempt (the form again) keeps its slot.
+    return response
+
+
+def _too_many_logins(wait: float) -> HttpResponse:
+    seconds = max(1, math.ceil(wait))
+    response = HttpResponse(
+        f"Too many login attempts. Try again in {seconds} seconds.",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(seconds)
     return response
 
 

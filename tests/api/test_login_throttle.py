@@ -4,12 +4,17 @@ Retry-After; counts shared by every daphne process through the cache (Redis)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache.backends import base as cache_base
+from django.core.cache.backends import locmem
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -138,12 +143,53 @@ def test_successes_do_not_count_and_clear_the_failures(cashier):
 def test_the_lock_lifts_after_a_minute(cashier, monkeypatch):
     now = [1_000_000.0]
     monkeypatch.setattr(LoginFailureThrottle, "timer", lambda self: now[0])
+    # The slots expire in the cache: its clock (setting and checking expiry) moves with the
+    # throttle's.
+    clock = SimpleNamespace(time=lambda: now[0])
+    monkeypatch.setattr(cache_base, "time", clock)
+    monkeypatch.setattr(locmem, "time", clock)
     fail("carla", 10)
     wait = assert_throttled(login("carla", "carla-pass-123"))
     assert wait == 60
     now[0] += 30
     assert assert_throttled(login("carla", "carla-pass-123")) == 30
     now[0] += 31
+    assert login("carla", "carla-pass-123").status_code == 200
+
+
+def test_guesses_sent_side_by_side_cannot_overshoot_the_limit(cashier, monkeypatch):
+    """Each attempt takes its place in the count before the password is checked: 20 wrong
+    passwords sent at once, all in their password check together, get 10 answers of 401
+    and 10 of 429, not 20 guesses (the count was read before and written after the check)."""
+
+    def slow_wrong_password(**credentials):
+        time.sleep(0.3)  # a slow hasher: every request is in flight before any fails
+        return None
+
+    monkeypatch.setattr("rest_framework_simplejwt.serializers.authenticate", slow_wrong_password)
+    codes: list[int] = []
+    start = threading.Barrier(20)
+
+    def guess(i: int) -> None:
+        start.wait(timeout=10)
+        codes.append(login("carla", f"guess-{i}", address=f"10.1.0.{i}").status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(codes) == [401] * 10 + [429] * 10
+    assert_throttled(login("carla", "carla-pass-123"))
+
+
+def test_a_malformed_login_does_not_count_as_a_failure(cashier):
+    for _ in range(15):
+        resp = APIClient(REMOTE_ADDR="10.0.0.1").post(
+            "/api/auth/token/", {"username": "carla"}, format="json"
+        )
+        assert resp.status_code == 400  # no password: never checked
+    fail("carla", 9)
     assert login("carla", "carla-pass-123").status_code == 200
 
 
