@@ -157,30 +157,46 @@ def test_the_lock_lifts_after_a_minute(cashier, monkeypatch):
     assert login("carla", "carla-pass-123").status_code == 200
 
 
-def test_guesses_sent_side_by_side_cannot_overshoot_the_limit(cashier, monkeypatch):
-    """Each attempt takes its place in the count before the password is checked: 20 wrong
-    passwords sent at once, all in their password check together, get 10 answers of 401
-    and 10 of 429, not 20 guesses (the count was read before and written after the check)."""
+def side_by_side(monkeypatch, attempts: list[tuple[str, str]]) -> list[int]:
+    """The status codes of ``attempts`` (username, address) sent at once, each slow enough
+    in its password check that all are in flight before any is answered."""
 
     def slow_wrong_password(**credentials):
-        time.sleep(0.3)  # a slow hasher: every request is in flight before any fails
+        time.sleep(0.3)  # a slow hasher
         return None
 
     monkeypatch.setattr("rest_framework_simplejwt.serializers.authenticate", slow_wrong_password)
     codes: list[int] = []
-    start = threading.Barrier(20)
+    start = threading.Barrier(len(attempts))
 
-    def guess(i: int) -> None:
+    def attempt(username: str, address: str) -> None:
         start.wait(timeout=10)
-        codes.append(login("carla", f"guess-{i}", address=f"10.1.0.{i}").status_code)
+        codes.append(login(username, "a-guess", address=address).status_code)
 
-    threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+    threads = [threading.Thread(target=attempt, args=a) for a in attempts]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(codes) == [401] * 10 + [429] * 10
+    return sorted(codes)
+
+
+def test_guesses_sent_side_by_side_cannot_overshoot_the_limit(cashier, monkeypatch):
+    """Each attempt takes its place in the count before the password is checked: 20 wrong
+    passwords sent at once get 10 answers of 401 and 10 of 429, not 20 guesses (the count
+    was read before and written after the check)."""
+    attempts = [("carla", f"10.1.0.{i}") for i in range(20)]
+    assert side_by_side(monkeypatch, attempts) == [401] * 10 + [429] * 10
     assert_throttled(login("carla", "carla-pass-123"))
+
+
+def test_one_address_cannot_overshoot_its_limit_side_by_side(settings, monkeypatch, db):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"login_username": "10/min", "login_address": "5/min"},
+    }
+    attempts = [(f"user-{i}", "10.2.0.1") for i in range(12)]
+    assert side_by_side(monkeypatch, attempts) == [401] * 5 + [429] * 7
 
 
 def test_a_malformed_login_does_not_count_as_a_failure(cashier):
