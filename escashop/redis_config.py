@@ -14,8 +14,19 @@ cache settings, so each layout is tested without starting Django again.
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ImproperlyConfigured
 from redis.sentinel import Sentinel, SentinelConnectionPool
+
+
+def without_password(url: str) -> str:
+    """A URL fit for a message or a log: whatever lies between its scheme and the last ``@``
+    (a user and password, however malformed) hidden."""
+    if "@" not in url:
+        return url
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", url)  # "redis:/", "http:/"; else none
+    return f"{scheme.group(0)[:-1] if scheme else ''}***@{url.rpartition('@')[2]}"
 
 
 def sentinel_addresses(values: list[str]) -> list[tuple[str, int]]:
@@ -62,7 +73,7 @@ def redis_layout(
         return [], None
     for u in urls:
         if not u.startswith(("redis://", "rediss://", "unix://")):
-            raise ImproperlyConfigured(f"REDIS_URL: {u!r} is not a redis:// URL.")
+            raise ImproperlyConfigured(f"REDIS_URL: {without_password(u)!r} is not a redis:// URL.")
     return urls, {"LOCATION": urls[0]}
 
 

@@ -63,6 +63,22 @@ def test_bad_layouts_fail_loudly(kwargs, message):
         redis_layout(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis:/:S3cretRedisPass@10.0.0.5:6379/0", "'redis:***@10.0.0.5:6379/0'"),
+        ("http://user:S3cretRedisPass@r1:6379", "'http:***@r1:6379'"),
+        ("S3cretRedisPass@r1", "'***@r1'"),
+        ("S3c:retRedisPass@r1", "'***@r1'"),
+    ],
+)
+def test_a_bad_url_is_named_without_its_password(url, shown):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        redis_layout(url=url, sentinels=[], master="")
+    assert "S3cret" not in str(refused.value)
+    assert shown in str(refused.value)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
