@@ -6,7 +6,8 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 
 from transactions.choices import PaymentStatus, Role
 from transactions.models import Transaction
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_data_has_every_role_and_status_and_is_idempotent():
     out = StringIO()
-    call_command("load_demo_data", stdout=out)
-    call_command("load_demo_data", stdout=StringIO())  # a second run adds nothing
+    call_command("load_demo_data", "--insecure", stdout=out)  # debug is off in tests
+    call_command("load_demo_data", "--insecure", stdout=StringIO())  # a second adds nothing
     printed = out.getvalue()
     assert "http://127.0.0.1:8000/admin/" in printed
     roles = set()
@@ -32,3 +33,13 @@ def test_demo_data_has_every_role_and_status_and_is_idempotent():
     statuses = set(Transaction.objects.values_list("payment_status", flat=True))
     assert statuses == set(PaymentStatus.values)
     assert Transaction.objects.count() == 6
+
+
+def test_with_debug_off_it_refuses_without_insecure(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="published passwords"):
+        call_command("load_demo_data", stdout=StringIO())
+    assert not User.objects.filter(username="admin").exists()
+    settings.DEBUG = True
+    call_command("load_demo_data", stdout=StringIO())
+    assert User.objects.get(username="admin").is_superuser

@@ -31,7 +31,7 @@ FITS = """() => {
 
 
 def test_demo_data_fits_desktop_and_tablet_widths(open_shop):
-    off_loop(call_command, "load_demo_data", stdout=io.StringIO())
+    off_loop(call_command, "load_demo_data", "--insecure", stdout=io.StringIO())
     admin = User.objects.get(username="admin")
     shop = open_shop(admin, via_form=True, password="admin-demo-pass")
     page = shop.page

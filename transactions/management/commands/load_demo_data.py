@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from payments.services import settlement_record
 from transactions.models import Customer, Transaction
@@ -33,8 +34,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument(
+            "--insecure",
+            action="store_true",
+            help="Load even with debug off. The demo accounts' passwords are printed in the "
+            "README and admin is a superuser: never on a shop's real database.",
+        )
 
-    def handle(self, *args, base_url: str, **options) -> None:
+    def handle(self, *args, base_url: str, insecure: bool, **options) -> None:
+        if not (settings.DEBUG or insecure):
+            raise CommandError(
+                "Debug is off: this looks like a real deployment, and the demo accounts have "
+                "published passwords (admin is a superuser). Run it with DJANGO_DEBUG=1 (as "
+                "./scripts/shop does), or pass --insecure if this database is a throwaway."
+            )
         users = {}
         for username, password, first, last, roles, superuser in DEMO_USERS:
             user, created = User.objects.get_or_create(
