@@ -92,3 +92,20 @@ def test_the_shop_quick_start_serves_its_printed_urls_and_logins(shop):
         assert status == 200 and tokens["access"], username
     status, page = _get(f"{base}/")
     assert status == 200 and b"<html" in page.lower()
+
+
+def test_it_refuses_a_database_other_than_sqlite(tmp_path):
+    """After the README's "Running on PostgreSQL" a shell may still export DATABASE_URL: the
+    demo accounts (published passwords, a superuser) must not land in that database."""
+    env = {**os.environ, "DATABASE_URL": "postgres://shop:s3cret-pass@127.0.0.1:1/real"}
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "shop"), str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unset it first" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
