@@ -20,6 +20,19 @@ from transactions.services import transaction_lock, transaction_totals_refresh
 from .models import PaymentSettlement
 
 
+def settlement_record_check(user: AbstractBaseUser) -> None:
+    """Who may record payments: cashiers and admins (``PermissionDenied`` for anyone else).
+    The API asks before it reads a request's body, so a refusal never depends on it."""
+    if not user_roles(user) & {Role.CASHIER, Role.ADMIN}:
+        raise PermissionDenied("Only cashiers and admins record payments.")
+
+
+def settlement_void_check(user: AbstractBaseUser) -> None:
+    """Who may void payments: admins (``PermissionDenied`` for anyone else)."""
+    if Role.ADMIN not in user_roles(user):
+        raise PermissionDenied("Only admins void payments.")
+
+
 def settlement_record(
     *,
     transaction: Transaction | int,
@@ -38,8 +51,7 @@ def settlement_record(
     With ``idempotency_key``, a retry by the same user returns the first settlement instead
     of paying twice; the same key with a different request is a DomainConflict.
     """
-    if not user_roles(recorded_by) & {Role.CASHIER, Role.ADMIN}:
-        raise PermissionDenied("Only cashiers and admins record payments.")
+    settlement_record_check(recorded_by)
     amount = money_parse(amount)
     if payment_mode not in PaymentMode.values:
         raise ValidationError({"payment_mode": [f'"{payment_mode}" is not a valid choice.']})
@@ -155,8 +167,7 @@ def settlement_void(
     *, settlement: PaymentSettlement, voided_by: AbstractBaseUser, reason: str
 ) -> PaymentSettlement:
     """Void a settlement (admin only): it stays on record and stops counting toward paid."""
-    if Role.ADMIN not in user_roles(voided_by):
-        raise PermissionDenied("Only admins void payments.")
+    settlement_void_check(voided_by)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ["A reason is required to void a payment."]})

@@ -26,7 +26,12 @@ from .serializers import (
     SettlementVoidSerializer,
     settlement_representation,
 )
-from .services import settlement_record, settlement_void
+from .services import (
+    settlement_record,
+    settlement_record_check,
+    settlement_void,
+    settlement_void_check,
+)
 
 NOT_FOUND = "No Transaction matches the given query."
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -92,6 +97,7 @@ class TransactionSettlementsView(generics.ListCreateAPIView):
         # the caller may see it (one query less on every payment). A request refused for
         # anything else is 404 all the same when the caller may not see the transaction.
         try:
+            settlement_record_check(request.user)  # 403 before the body is read
             key = idempotency_key(request)
             data = SettlementCreateSerializer(data=request.data)
             data.is_valid(raise_exception=True)
@@ -124,6 +130,7 @@ class SettlementViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def void(self, request: Request, pk: str) -> Response:
         """Void a payment (admins only): it stays on record and stops counting as paid."""
         settlement = self.get_object()
+        settlement_void_check(request.user)  # 403 before the body is read
         data = SettlementVoidSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         settlement = settlement_void(

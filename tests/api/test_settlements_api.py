@@ -115,6 +115,26 @@ def test_sales_cannot_record_payments_even_on_their_own(api, sales, make_transac
     assert resp.json() == {"detail": "Only cashiers and admins record payments."}
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"amount": "abc"}, {}),  # was 400 naming payment_mode: the body read first
+        ({}, {}),
+        ({"amount": "1.00", "payment_mode": "cash"}, {"HTTP_IDEMPOTENCY_KEY": "x" * 300}),
+    ],
+)
+def test_sales_are_refused_before_the_body_is_read(
+    api, sales, sales2, make_transaction, body, headers
+):
+    txn = make_transaction("100.00")  # sales's own: visible, so 403
+    url = f"/api/transactions/{txn.pk}/settlements/"
+    resp = api(sales).post(url, body, format="json", **headers)
+    assert resp.status_code == 403
+    assert resp.json() == {"detail": "Only cashiers and admins record payments."}
+    # On a transaction they cannot see it is 404, as ever.
+    assert api(sales2).post(url, body, format="json", **headers).status_code == 404
+
+
 def test_paying_a_transaction_the_cashier_cannot_see_is_404(
     api, cashier, cashier2, make_transaction
 ):
@@ -270,6 +290,15 @@ def test_void_needs_a_reason_and_happens_once(api, admin_user, cashier, make_tra
     resp = client.post(url, {"reason": "again"}, format="json")
     assert resp.status_code == 400
     assert resp.json() == {"non_field_errors": ["This payment is already voided."]}
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": ["a", "list"]}])
+def test_a_cashier_is_refused_a_void_before_the_body_is_read(api, cashier, make_transaction, body):
+    txn = make_transaction("100.00")
+    s = settlement_record(transaction=txn, amount="60.00", payment_mode="cash", recorded_by=cashier)
+    resp = api(cashier).post(f"/api/settlements/{s.pk}/void/", body, format="json")
+    assert resp.status_code == 403  # was 400 {"reason": [...]}
+    assert resp.json() == {"detail": "Only admins void payments."}
 
 
 def test_cashier_cannot_void(api, cashier, make_transaction):
