@@ -122,9 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 if env.bool("DJANGO_DB_POOL", False):
-    # psycopg's pool, one per process (PostgreSQL only; needs psycopg-pool). Under ASGI every
-    # request runs in a fresh thread, so CONN_MAX_AGE cannot reuse connections (Django's
-    # docs say to disable it there); without a pool each request pays a new connection.
+    # psycopg's pool, one per process (PostgreSQL only; needs psycopg-pool). Request threads
+    # are reused (escashop/handlers.py), so CONN_MAX_AGE alone would keep a connection per
+    # request thread, as many as a burst made; the pool caps them per process.
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DJANGO_DB_POOL=1 needs a PostgreSQL DATABASE_URL.")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
