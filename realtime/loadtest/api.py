@@ -21,17 +21,27 @@ class ApiError(RuntimeError):
         self.status = status
 
 
+#: The password of users given without one (``--writer cashier``).
+PASSWORD_VARIABLE = "ESCASHOP_LOADTEST_PASSWORD"
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     username: str
     password: str
 
     @classmethod
-    def parse(cls, text: str) -> Credentials:
-        """``user:password`` (the password may contain colons)."""
+    def parse(cls, text: str, *, default_password: str | None = None) -> Credentials:
+        """``user:password`` (the password may contain colons), or a bare ``user`` with
+        ``default_password`` (from the environment: a password on a command line is there
+        for every local user to read in ``ps``)."""
         username, sep, password = text.partition(":")
+        if not sep and username and default_password:
+            return cls(username=username, password=default_password)
         if not sep or not username:
-            raise ValueError(f"expected user:password, got {username!r}:…")
+            raise ValueError(
+                f"expected user:password, or a user with {PASSWORD_VARIABLE} set; got {username!r}"
+            )
         return cls(username=username, password=password)
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
+from realtime.loadtest.api import Credentials
 from realtime.loadtest.users import LOAD_USERS, load_users_create, load_users_retire
 from transactions.selectors import user_roles
 
@@ -34,6 +35,24 @@ from transactions.selectors import user_roles
 def test_bad_options_are_refused(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("loadtest", *args)
+
+
+def test_a_user_without_a_password_takes_it_from_the_environment(monkeypatch):
+    assert Credentials.parse("carla", default_password="from-env") == Credentials(
+        "carla", "from-env"
+    )
+    assert Credentials.parse("carla:on:line", default_password="x").password == "on:line"
+    with pytest.raises(ValueError, match="ESCASHOP_LOADTEST_PASSWORD"):
+        Credentials.parse("carla")
+    with pytest.raises(ValueError):
+        Credentials.parse(":pw", default_password="x")
+
+
+def test_the_command_reads_the_password_variable(monkeypatch, closed_port):
+    monkeypatch.setenv("ESCASHOP_LOADTEST_PASSWORD", "kept-off-the-command-line")
+    # Past the credentials: refused only for the server it cannot reach.
+    with pytest.raises(CommandError, match="cannot reach"):
+        call_command("loadtest", "--base-url", f"http://127.0.0.1:{closed_port}", "--writer", "w")
 
 
 def test_an_unreachable_server_is_a_clear_error(closed_port):

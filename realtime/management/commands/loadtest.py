@@ -14,7 +14,7 @@ import secrets
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime.loadtest.api import Credentials
+from realtime.loadtest.api import PASSWORD_VARIABLE, Credentials
 from realtime.loadtest.config import BALANCES, LoadConfig
 from realtime.loadtest.runner import LoadTestError, Runner
 from realtime.loadtest.users import load_users_create, load_users_retire
@@ -65,13 +65,22 @@ class Command(BaseCommand):
             default="admin",
             help="with --create-users: which user the websocket clients log in as",
         )
-        a("--creator", metavar="USER:PASSWORD", help="creates the transactions (sales or admin)")
-        a("--writer", metavar="USER:PASSWORD", help="records settlements (cashier or admin)")
+        a(
+            "--creator",
+            metavar="USER[:PASSWORD]",
+            help=f"creates the transactions (sales or admin); a USER alone takes "
+            f"${PASSWORD_VARIABLE}, kept off the command line",
+        )
+        a(
+            "--writer",
+            metavar="USER[:PASSWORD]",
+            help=f"records settlements (cashier or admin); a USER alone takes ${PASSWORD_VARIABLE}",
+        )
         a(
             "--watcher",
             action="append",
             default=[],
-            metavar="USER:PASSWORD",
+            metavar="USER[:PASSWORD]",
             help="websocket clients log in as these users, cycled (default: the writer)",
         )
         a("--clients", type=int, default=10, help="websocket clients")
@@ -148,9 +157,16 @@ class Command(BaseCommand):
             else:
                 if not opts["writer"]:
                     raise CommandError("pass --writer USER:PASSWORD, or --create-users")
-                writer = Credentials.parse(opts["writer"])
-                creator = Credentials.parse(opts["creator"]) if opts["creator"] else writer
-                watchers = [Credentials.parse(w) for w in opts["watcher"]] or [writer]
+                default = os.environ.get(PASSWORD_VARIABLE) or None
+                writer = Credentials.parse(opts["writer"], default_password=default)
+                creator = (
+                    Credentials.parse(opts["creator"], default_password=default)
+                    if opts["creator"]
+                    else writer
+                )
+                watchers = [
+                    Credentials.parse(w, default_password=default) for w in opts["watcher"]
+                ] or [writer]
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         return LoadConfig(
