@@ -79,6 +79,9 @@ class _LoginThrottle(SimpleRateThrottle):
         self._taken()  # others took the free ones first: the slots as they are now
         return False
 
+    def allow_request(self, request: Request, view) -> bool:
+        return self.take(request, view)
+
     def give_back(self) -> None:
         """Free the slot ``take`` took: the attempt is not to count."""
         if self.slot is not None:
@@ -99,16 +102,13 @@ class LoginAddressThrottle(_LoginThrottle):
     def get_cache_key(self, request: Request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
-    def allow_request(self, request: Request, view) -> bool:
-        return self.take(request, view)
-
 
 class LoginFailureThrottle(_LoginThrottle):
-    """Failed login attempts for one username. DRF's check before the view only reads the
-    slots (``allow_request``: 429 at once when they are all in use); the view then takes one
-    before the password is checked (``take``), which a wrong password keeps, a request that
-    never reached the check gives back, and a success frees along with every other
-    (``clear``). Taking it before the check is what bounds guesses sent side by side."""
+    """Failed login attempts for one username. The login views take a slot themselves
+    (``take``), not through DRF's ``throttle_classes``, since they must hold on to it: a
+    wrong password keeps it, a request that never reached the password check gives it back,
+    and a success frees it along with every other (``clear``). Taking it before the check is
+    what bounds guesses sent side by side."""
 
     scope = "login_username"
 
@@ -131,11 +131,6 @@ class LoginFailureThrottle(_LoginThrottle):
         ident = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
-    def allow_request(self, request: Request, view) -> bool:
-        if not self._applies(request, view):
-            return True
-        return len(self._taken()) < self.num_requests
-
     def clear(self, request: Request | HttpRequest, view) -> None:
         if self._applies(request, view):
             self.cache.delete_many(self._slot_keys())
@@ -149,7 +144,7 @@ class LoginView(TokenObtainPairView):
     ``Authorization: Bearer <access>``) and a refresh token. Throttled: 10 failed attempts a
     minute for one username, 100 attempts a minute from one address (429, ``Retry-After``)."""
 
-    throttle_classes = [LoginAddressThrottle, LoginFailureThrottle]
+    throttle_classes = [LoginAddressThrottle]  # and LoginFailureThrottle, taken in post()
     error_responses = LOGIN_ERRORS
 
     def post(self, request: Request, *args, **kwargs) -> Response:

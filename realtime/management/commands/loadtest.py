@@ -7,6 +7,7 @@ frame was lost, duplicated or out of order, a client failed or dropped, or an in
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -157,16 +158,12 @@ class Command(BaseCommand):
             else:
                 if not opts["writer"]:
                     raise CommandError("pass --writer USER:PASSWORD, or --create-users")
-                default = os.environ.get(PASSWORD_VARIABLE) or None
-                writer = Credentials.parse(opts["writer"], default_password=default)
-                creator = (
-                    Credentials.parse(opts["creator"], default_password=default)
-                    if opts["creator"]
-                    else writer
+                parse = functools.partial(
+                    Credentials.parse, default_password=os.environ.get(PASSWORD_VARIABLE) or None
                 )
-                watchers = [
-                    Credentials.parse(w, default_password=default) for w in opts["watcher"]
-                ] or [writer]
+                writer = parse(opts["writer"])
+                creator = parse(opts["creator"]) if opts["creator"] else writer
+                watchers = [parse(w) for w in opts["watcher"]] or [writer]
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         return LoadConfig(
