@@ -278,6 +278,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "escashop.api_errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # \u-escapes for anything past ASCII: an error that repeats the client's input (an
+    # unknown choice) cannot then fail to encode a lone surrogate and turn into a 500.
+    "UNICODE_JSON": False,
     # Login throttling (escashop.auth_api): failed attempts per username, all attempts per
     # client address. Limits a busy shop never reaches, far below what brute force needs.
     "DEFAULT_THROTTLE_RATES": {

@@ -8,7 +8,6 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
-from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -40,9 +39,10 @@ class StableOrderingFilter(django_filters.OrderingFilter):
     """Ordering with ``id`` as the last key, so equal values never shuffle between pages."""
 
     def filter(self, qs: QuerySet, value):
-        if value in EMPTY_VALUES:
+        # ``?ordering=amount,`` leaves an empty key: skipped, as an empty parameter is.
+        ordering = [self.get_ordering_value(key) for key in value or () if key]
+        if not ordering:
             return qs  # the model's default ordering (-transaction_date, -id) is stable
-        ordering = [self.get_ordering_value(param) for param in value]
         return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
 
 
