@@ -52,7 +52,8 @@ UNCHECKED = TokenAuth(
 
 def token_authenticate(raw: object) -> TokenAuth:
     """Check an access token (sync: it reads the user and their roles)."""
-    if not isinstance(raw, str) or not raw or len(raw) > MAX_TOKEN_LENGTH:
+    # A JWT is ASCII; PyJWT raises UnicodeEncodeError on a lone surrogate such as "\ud800".
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
         return refused("missing or malformed token")
     try:
         token = AccessToken(raw)

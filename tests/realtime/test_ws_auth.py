@@ -139,6 +139,17 @@ async def test_reauthenticating_with_a_bad_token_closes_4401(clients, sales):
     assert await client.receive_close() == CloseCode.UNAUTHENTICATED
 
 
+@pytest.mark.parametrize("token", ["\ud800", "ey\u00e9.x.y"], ids=["surrogate", "not-ascii"])
+async def test_a_token_that_is_not_ascii_closes_4401_not_1011(clients, sales, token):
+    """PyJWT raised UnicodeEncodeError on a lone surrogate: a server fault (1011, with a
+    traceback logged), after which the client would keep retrying."""
+    client = await clients.open(token=token, via="frame")
+    assert await client.receive_close() == CloseCode.UNAUTHENTICATED
+    client = await clients.open(user=sales)
+    await client.send({"type": "authenticate", "token": token})
+    assert await client.receive_close() == CloseCode.UNAUTHENTICATED
+
+
 async def test_foreign_browser_origin_is_refused_own_origin_accepted(admin_user):
     from channels.testing import WebsocketCommunicator
 
