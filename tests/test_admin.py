@@ -285,3 +285,70 @@ def test_the_add_form_refuses_a_bad_or_number_and_date_at_their_fields(
     assert "future" in errors["transaction_date"][0]
     assert taken.lower() in page.content.decode()
     assert Transaction.objects.count() == 1
+
+
+def test_a_settlement_can_be_neither_edited_nor_deleted(client, staff, cashier, make_transaction):
+    """SPEC section 2: settlements are never deleted or edited (a mistake is voided)."""
+    txn = make_transaction("100.00")
+    s = settlement_record(transaction=txn, amount="60.00", payment_mode="cash", recorded_by=cashier)
+    client.force_login(staff)  # a superuser, who may do anything the admin offers
+    change = reverse("admin:payments_paymentsettlement_change", args=[s.pk])
+    client.post(change, {"amount": "1.00", "payment_mode": "gcash", "notes": "edited"})
+    delete = reverse("admin:payments_paymentsettlement_delete", args=[s.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    # Nor through the transaction's page, whose settlement rows are read-only.
+    txn_change = reverse("admin:transactions_transaction_change", args=[txn.pk])
+    saved = client.post(
+        txn_change,
+        {
+            "amount": "100.00",
+            "cashier": cashier.pk,
+            "settlements-TOTAL_FORMS": 1,
+            "settlements-INITIAL_FORMS": 1,
+            "settlements-0-id": s.pk,
+            "settlements-0-transaction": txn.pk,
+            "settlements-0-amount": "1.00",
+            "settlements-0-DELETE": "on",
+        },
+    )
+    assert saved.status_code == 302  # the transaction's form was taken; its rows were not
+    s.refresh_from_db()
+    txn.refresh_from_db()
+    assert (s.amount, s.payment_mode, s.notes) == (Decimal("60.00"), "cash", "")
+    assert txn.paid_amount == Decimal("60.00")
+    assert not s.is_voided
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "99999999999999999999999", "-1"])
+def test_a_hand_made_id_in_an_autocomplete_field_is_a_form_error(
+    client, staff, customer, make_transaction, value
+):
+    """Django's autocomplete widget looked the value up to redraw the form: ValueError or
+    OverflowError, a 500 (transactions.forms.IdAutocompleteSelect)."""
+    txn = make_transaction("100.00")
+    client.force_login(staff)
+    page = pay_in_admin(client, value, "1.00")
+    assert page.status_code == 200
+    assert page.context["adminform"].form.errors["transaction"]
+    page = client.post(
+        reverse("admin:transactions_transaction_add"),
+        {
+            "customer": value,
+            "amount": "75.00",
+            "payment_mode": "cash",
+            "settlements-TOTAL_FORMS": 0,
+            "settlements-INITIAL_FORMS": 0,
+        },
+    )
+    assert page.status_code == 200
+    assert page.context["adminform"].form.errors["customer"]
+    assert list(Transaction.objects.all()) == [txn]
+    assert not PaymentSettlement.objects.exists()
+
+
+def test_an_autocomplete_field_redrawn_keeps_the_chosen_row(client, staff, make_transaction):
+    txn = make_transaction("100.00")
+    client.force_login(staff)
+    page = pay_in_admin(client, txn.pk, "abc")  # a bad amount: the form comes back
+    assert page.status_code == 200
+    assert f'<option value="{txn.pk}" selected>' in page.content.decode()

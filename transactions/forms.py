@@ -1,8 +1,11 @@
-"""Form fields the Django admin shares with the API's rules."""
+"""Form fields and widgets of the Django admin, sharing the API's rules."""
 
 from __future__ import annotations
 
+import re
+
 from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 
 from .models import Transaction
@@ -26,6 +29,33 @@ class MoneyFormField(forms.DecimalField):
     def validate(self, value) -> None:
         if value is None and self.required:
             raise ValidationError(self.error_messages["required"], code="required")
+
+
+class IdAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete select, safe to redraw after a hand-made POST.
+
+    To show the chosen row's label it looks the submitted value up, and a value that is no
+    id (``abc``, ``1.5``, past 64 bits) raised ValueError or OverflowError there: a 500
+    instead of the field's "Select a valid choice". Such values are simply not shown.
+    """
+
+    def optgroups(self, name, value, attrs=None):
+        ids = [v for v in value if ID_TEXT.fullmatch(str(v)) and int(v) < 2**63]
+        return super().optgroups(name, ids, attrs)
+
+
+ID_TEXT = re.compile(r"[0-9]{1,19}")
+
+
+class IdAutocompleteAdminMixin:
+    """A ModelAdmin mixin: its ``autocomplete_fields`` use ``IdAutocompleteSelect``."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = IdAutocompleteSelect(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class TransactionAddForm(forms.ModelForm):
