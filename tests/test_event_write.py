@@ -5,6 +5,7 @@ order under its own id (realtime.events.send_events_on_commit)."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -15,6 +16,7 @@ from payments.services import settlement_record, settlement_void
 from realtime.choices import FrameType
 from realtime.events import EventDraft, Parties, send_events_on_commit
 from realtime.models import PaymentEvent
+from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +120,22 @@ def test_one_event_alone_and_the_limits_of_one_call(make_transaction, relayed):
     other = EventDraft(FrameType.PAYMENT_STATUS_UPDATED, txn.pk + 1, {}, parties, parties)
     with pytest.raises(ValueError, match="one transaction"):
         send_events_on_commit([twice, other])
+
+
+def test_a_change_with_no_user_behind_it_is_updated_by_system(
+    make_transaction, relayed, django_capture_on_commit_callbacks
+):
+    """SPEC section 5: ``updatedBy`` is "System" when no user made the change (a script, a
+    migration, a shell session saving through the ORM)."""
+    txn = Transaction.objects.get(pk=make_transaction("100.00").pk)  # no actor attached
+    txn.amount = Decimal("120.00")
+    txn.balance_amount = Decimal("120.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        txn.save()
+    event = _events(txn.pk)[-2]
+    assert event.frame_type == FrameType.PAYMENT_STATUS_UPDATED
+    assert json.loads(event.data)["updatedBy"] == "System"
+    assert [e.frame_type for e in relayed] == [
+        FrameType.PAYMENT_STATUS_UPDATED,
+        FrameType.TRANSACTION_UPDATED,
+    ]

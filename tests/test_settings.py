@@ -12,7 +12,11 @@ DEPLOY_KEY = "k3Jr9-deploy-test-key-that-is-long-and-random-enough-0123456789abc
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "ESCASHOP_"))
+    }
     base.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -116,3 +120,41 @@ def test_retention_days_must_be_a_sensible_number():
         result = _manage("check", DJANGO_DEBUG="1", ESCASHOP_EVENT_RETENTION_DAYS=days)
         assert result.returncode != 0
         assert "ESCASHOP_EVENT_RETENTION_DAYS" in result.stderr
+
+
+def _printed(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]  # after the shell's import notice
+
+
+def test_the_defaults_are_the_specs_numbers():
+    """SPEC sections 4 to 6: login limits of 10 failures a minute per username and 100
+    attempts a minute per address; authenticate within 10 s; more than 100 frames in 10 s
+    closes; the log retained 7 days."""
+    code = (
+        "from django.conf import settings as s; from realtime import protocol as p; "
+        "print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], s.ESCASHOP_EVENT_RETENTION_DAYS, "
+        "p.AUTH_TIMEOUT_SECONDS, p.RATE_LIMIT_FRAMES, p.RATE_LIMIT_SECONDS)"
+    )
+    printed = _printed(_manage("shell", "-c", code, DJANGO_DEBUG="1"))
+    assert printed == "{'login_username': '10/min', 'login_address': '100/min'} 7 10.0 100 10.0"
+
+
+def test_https_redirects_unless_the_proxy_says_https():
+    """SPEC section 7: DJANGO_HTTPS=1 redirects to HTTPS, honouring X-Forwarded-Proto from
+    the TLS proxy (without it, every request behind the proxy would redirect for ever)."""
+    code = (
+        "from django.test import Client; c = Client(); "
+        "plain = c.get('/api/auth/me/'); "
+        "proxied = c.get('/api/auth/me/', headers={'X-Forwarded-Proto': 'https'}); "
+        "print(plain.status_code, plain.headers.get('Location'), proxied.status_code)"
+    )
+    result = _manage(
+        "shell",
+        "-c",
+        code,
+        DJANGO_SECRET_KEY=DEPLOY_KEY,
+        DJANGO_HTTPS="1",
+        DJANGO_ALLOWED_HOSTS="testserver",
+    )
+    assert _printed(result) == "301 https://testserver/api/auth/me/ 401"
