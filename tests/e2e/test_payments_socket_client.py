@@ -173,6 +173,99 @@ FLAKY = (
 }"""
 )
 
+# A resync after the log started over, a connection that dies without a close event, and
+# stop() then start() on one client.
+EDGES = (
+    "async () => {"
+    + FAKE_WS
+    + """
+  const out = {};
+  const expires_at = () => new Date(Date.now() + 9e5).toISOString();
+  const next = async (n) => {
+    for (let i = 0; i < 100 && FakeWS.all.length < n; i++) await tick(10);
+    return FakeWS.all[n - 1];
+  };
+  const ev = (id) => ({ type: 'payment_status_updated', event_id: id, data: {} });
+  const events = [];
+  const states = [];
+  const socket = new m.PaymentsSocket({
+    url: 'ws://shop.test/ws/', WebSocketImpl: FakeWS, topics: ['payment_status'],
+    backoff: { initialMs: 20, maxMs: 20, factor: 1, jitter: 0 },
+    pingIntervalMs: 100, pongTimeoutMs: 50,
+    getToken: async () => 'A1',
+    onEvent: (f) => events.push(f.event_id),
+    onStateChange: (s) => states.push(s),
+  });
+  socket.start();
+  const ws1 = await next(1);
+  await tick(5);
+  ws1.push({ type: 'authenticated', user: { id: 1 }, expires_at: expires_at() });
+  ws1.push({ type: 'subscribed', topic: 'payment_status', last_event_id: 100 });
+  ws1.push(ev(101)); ws1.push(ev(102)); ws1.push(ev(103));
+  // The database was restored from before 101: the log's newest is 100 again, and the next
+  // events are numbered 101, 102 once more.
+  ws1.push({ type: 'resync_required', topic: 'payment_status' });
+  ws1.push({ type: 'subscribed', topic: 'payment_status', last_event_id: 100 });
+  ws1.push(ev(101)); ws1.push(ev(102)); ws1.push(ev(102));
+  out.events = events.slice();
+
+  // The network dies: no pong, and close() never brings a close event.
+  ws1.close = () => {};
+  const ws2 = await next(2);
+  out.afterDeadSocket = { sockets: FakeWS.all.length, states: states.slice() };
+  await tick(5);
+  ws2.push({ type: 'authenticated', user: { id: 1 }, expires_at: expires_at() });
+  out.sent2 = ws2.sent.slice();
+
+  // stop() and start() again: the next connection subscribes again.
+  socket.stop();
+  socket.start();
+  const ws3 = await next(3);
+  await tick(5);
+  ws3.push({ type: 'authenticated', user: { id: 1 }, expires_at: expires_at() });
+  out.sent3 = ws3.sent.slice();
+  socket.stop();
+  return out;
+}"""
+)
+
+# Re-authentication before expiry when this clock runs ahead of the server's: the server's
+# expires_at looks close, so the timer fires at its 5 s floor; getToken (which measures the
+# token's lifetime on this clock) returns the same token, which is not sent again.
+REAUTH = (
+    "async () => {"
+    + FAKE_WS
+    + """
+  const run = async (tokens) => {
+    const calls = [];
+    const mine = [];
+    const socket = new m.PaymentsSocket({
+      url: 'ws://shop.test/ws/', pingIntervalMs: 0,
+      WebSocketImpl: class extends FakeWS {
+        constructor(url) { super(url); mine.push(this); }
+      },
+      topics: ['payment_status'], refreshMarginMs: 60000,
+      getToken: async (opts) => {
+        calls.push(opts);
+        return tokens[Math.min(calls.length, tokens.length) - 1];
+      },
+    });
+    socket.start();
+    for (let i = 0; i < 100 && !mine.length; i++) await tick(10);
+    const ws = mine[0];
+    await tick(5);
+    const expires_at = new Date(Date.now() + 30000).toISOString();  // 14.5 min "ahead"
+    ws.push({ type: 'authenticated', user: { id: 1 }, expires_at });
+    await tick(5400);
+    socket.stop();
+    return { sent: ws.sent.filter((f) => f.type === 'authenticate'), calls };
+  };
+  const [same, fresh] = await Promise.all([run(['A1']), run(['B1', 'B2'])]);
+  return { same, fresh };
+}"""
+)
+
+
 # The shop's table: a REST snapshot older than the row shown does not overwrite it.
 TABLE = """async () => {
   const { TransactionsTable } = await import('/static/shop/table.js');
@@ -282,3 +375,36 @@ def test_percent_paid_is_computed_from_the_digits(browser):
 
 def test_a_stale_snapshot_does_not_overwrite_a_newer_row(browser):
     assert _page(browser).evaluate(TABLE) == ["partial", "paid"]
+
+
+def test_client_recovers_from_a_restored_log_a_dead_socket_and_a_restart(browser):
+    out = _page(browser).evaluate(EDGES)
+    # After the resync, 101 and 102 are new events (the restored log reuses the ids), not
+    # duplicates of the ones before it; the repeat of 102 is one.
+    assert out["events"] == [101, 102, 103, 101, 102]
+    # No pong within 50 ms and no close event ever: the client opened a new socket anyway.
+    assert out["afterDeadSocket"]["sockets"] == 2
+    assert "reconnecting" in out["afterDeadSocket"]["states"]
+    assert out["sent2"] == [
+        {"type": "authenticate", "token": "A1"},
+        {"type": "subscribe", "topic": "payment_status", "since": 102},
+    ]
+    # After stop() and start(), the new connection's authenticated frame leads to a
+    # subscription (it is not taken for a re-authentication of the old one).
+    assert out["sent3"] == [
+        {"type": "authenticate", "token": "A1"},
+        {"type": "subscribe", "topic": "payment_status", "since": 102},
+    ]
+
+
+def test_client_does_not_resend_the_same_token_before_expiry(browser):
+    out = _page(browser).evaluate(REAUTH)
+    # Both timers fired at the 5 s floor and asked for a token valid for the margin.
+    assert out["same"]["calls"][-1] == {"minValidityMs": 60000}
+    assert out["fresh"]["calls"][-1] == {"minValidityMs": 60000}
+    # The same token came back: nothing sent. A new one: sent on the live connection.
+    assert out["same"]["sent"] == [{"type": "authenticate", "token": "A1"}]
+    assert out["fresh"]["sent"] == [
+        {"type": "authenticate", "token": "B1"},
+        {"type": "authenticate", "token": "B2"},
+    ]

@@ -79,3 +79,39 @@ def test_status_filter_and_search_narrow_the_list_and_live_updates_follow(
     off_loop(transaction_delete, transaction=fresh, deleted_by=admin_user)
     wait_shown(agent, set())
     assert agent.errors == []
+
+
+def test_load_more_clicked_during_a_new_filters_load_adds_nothing_of_the_old_list(
+    open_shop, admin_user, cashier, make_transaction
+):
+    """Page 2 of the unfiltered list, asked for while the filtered page 1 was loading, used
+    to supersede it: the old rows stayed, with 50 more of them under them."""
+
+    def seed():
+        for _ in range(52):
+            make_transaction("10.00")
+        partial = make_transaction("2000.00")
+        settlement_record(
+            transaction=partial,
+            amount=Decimal("500.00"),
+            payment_mode="cash",
+            recorded_by=cashier,
+        )
+        return partial
+
+    partial = off_loop(seed)
+    admin = open_shop(admin_user)
+    assert len(shown(admin)) == 50
+    assert admin.page.locator("#load-more").is_visible()
+    # A new filter and "Load more" in the same moment: the filter's request is in flight.
+    admin.page.evaluate(
+        """() => {
+          const status = document.getElementById('filter-status');
+          status.value = 'partial';
+          status.dispatchEvent(new Event('change'));
+          document.getElementById('load-more').click();
+        }"""
+    )
+    wait_shown(admin, {partial.or_number})
+    assert not admin.page.locator("#load-more").is_visible()
+    assert admin.errors == []

@@ -147,6 +147,13 @@ function listQuery() {
 
 /** Fetch page 1 (or the next page) for the current filter; live events wait meanwhile. */
 async function loadTransactions({ more = false } = {}) {
+  // Nothing more to load, or a list request in flight (which a new page 2 would cancel).
+  if (more && (!shop.nextPage || shop.loading)) return;
+  if (!more) {
+    // Page 2 of the old list is not page 2 of the new one: no "Load more" until it is in.
+    shop.nextPage = null;
+    $("load-more").hidden = true;
+  }
   const seq = ++shop.loadSeq;
   shop.loading = seq;
   $("transactions").setAttribute("aria-busy", "true");

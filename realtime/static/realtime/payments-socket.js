@@ -115,7 +115,7 @@ export class PaymentsSocket {
     this._authFailures = 0;
     this._timers = {};
     this._onOnline = () => this._retryNow();
-    this._onOffline = () => this._ws?.close(4000, "browser offline");
+    this._onOffline = () => this._abandon("browser offline");
   }
 
   /** Connect (and keep reconnecting until `stop()`). */
@@ -135,6 +135,7 @@ export class PaymentsSocket {
     this._clearTimers();
     const ws = this._ws;
     this._ws = null;
+    this._authedHere = false;
     if (ws) ws.close(1000, "client stopped");
     this._setState(State.IDLE, {});
   }
@@ -142,6 +143,7 @@ export class PaymentsSocket {
   /** Extend the live connection with a fresh access token (same user). */
   reauthenticate(token) {
     if (token && this._ws && this._ws.readyState === 1) {
+      this._token = token;
       this._send({ type: "authenticate", token });
     }
   }
@@ -173,6 +175,8 @@ export class PaymentsSocket {
       return;
     }
     this._ws = ws;
+    this._token = token;
+    this._authedHere = false;
     this._pending = new Set(this.topics);
     this._subscribedSince = {};
     ws.onopen = () => this._send({ type: "authenticate", token });
@@ -268,7 +272,14 @@ export class PaymentsSocket {
       this._advance(topic, frame.last_event_id);
     }
     this._pending.delete(topic);
-    if (this._resyncing.delete(topic)) this.onResync(topic);
+    if (this._resyncing.delete(topic)) {
+      // The log may have started over (a restored database reuses ids): ids above its
+      // newest are not duplicates any more.
+      if (Number.isInteger(frame.last_event_id)) {
+        for (const id of this._seen) if (id > frame.last_event_id) this._seen.delete(id);
+      }
+      this.onResync(topic);
+    }
     if (this._pending.size === 0 && this.state !== State.CONNECTED) {
       // The backoff starts over only once the connection has stayed up a while: a server
       // that accepts and then drops at once is not hammered every few hundred ms.
@@ -359,7 +370,10 @@ export class PaymentsSocket {
     this._timers.reauth = setTimeout(async () => {
       try {
         const token = await this.getToken({ minValidityMs: this.refreshMarginMs });
-        this.reauthenticate(token);
+        // The same token again: getToken, which knows its lifetime, sees no need to refresh
+        // yet (this clock may run ahead of the server's); ask again later.
+        if (token === this._token) this._scheduleReauth(expiresAt);
+        else this.reauthenticate(token);
       } catch (err) {
         // The server will close with 4401 at expiry; the reconnect refreshes then.
       }
@@ -373,8 +387,19 @@ export class PaymentsSocket {
     this._timers.ping = setTimeout(() => {
       this._send({ type: "ping" });
       // No answer at all (not even a pong): the connection is dead without a close.
-      this._timers.pong = setTimeout(() => this._ws?.close(4000, "no pong"), this.pongTimeoutMs);
+      this._timers.pong = setTimeout(() => this._abandon("no pong"), this.pongTimeoutMs);
     }, this.pingIntervalMs);
+  }
+
+  /**
+   * Give up on the current socket now and reconnect: a dead connection's close event comes
+   * only when the browser's closing handshake times out, a minute or more later.
+   */
+  _abandon(reason) {
+    const ws = this._ws;
+    if (!ws) return;
+    ws.close(4000, reason);
+    this._closed(ws, { code: 4000 });
   }
 
   _send(frame) {
