@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from transactions.forms import IdAutocompleteAdminMixin, MoneyFormField
+from transactions.forms import IdInputAdminMixin, MoneyFormField
 from transactions.selectors import transactions_visible_to
 
 from .models import PaymentSettlement
@@ -30,7 +30,7 @@ class VoidForm(forms.Form):
 
 
 @admin.register(PaymentSettlement)
-class PaymentSettlementAdmin(IdAutocompleteAdminMixin, admin.ModelAdmin):
+class PaymentSettlementAdmin(IdInputAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "transaction",

@@ -324,7 +324,7 @@ def test_a_hand_made_id_in_an_autocomplete_field_is_a_form_error(
     client, staff, customer, make_transaction, value
 ):
     """Django's autocomplete widget looked the value up to redraw the form: ValueError or
-    OverflowError, a 500 (transactions.forms.IdAutocompleteSelect)."""
+    OverflowError, a 500 (transactions.forms.IdInputAdminMixin)."""
     txn = make_transaction("100.00")
     client.force_login(staff)
     page = pay_in_admin(client, value, "1.00")
@@ -352,3 +352,18 @@ def test_an_autocomplete_field_redrawn_keeps_the_chosen_row(client, staff, make_
     page = pay_in_admin(client, txn.pk, "abc")  # a bad amount: the form comes back
     assert page.status_code == 200
     assert f'<option value="{txn.pk}" selected>' in page.content.decode()
+
+
+@pytest.mark.parametrize("confirmed", [False, True], ids=["action", "confirmation"])
+def test_a_hand_made_selected_row_that_is_no_id_is_a_message(
+    client, staff, make_transaction, confirmed
+):
+    """Django filtered the selection with pk__in=["abc"]: ValueError, a 500."""
+    txn = make_transaction("10.00")
+    client.force_login(staff)
+    data = {"action": "delete_selected", "_selected_action": [txn.pk, "abc"]}
+    data.update({"post": "yes"} if confirmed else {"index": 0})
+    page = client.post(reverse("admin:transactions_transaction_changelist"), data, follow=True)
+    assert page.status_code == 200
+    assert "Rows are selected by their ids. No items have been changed." in page.content.decode()
+    assert Transaction.objects.filter(pk=txn.pk).exists()

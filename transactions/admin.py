@@ -15,7 +15,7 @@ from django.urls import reverse
 from payments.models import PaymentSettlement
 
 from .exceptions import DomainConflict
-from .forms import IdAutocompleteAdminMixin, MoneyFormField, TransactionAddForm
+from .forms import IdInputAdminMixin, MoneyFormField, TransactionAddForm
 from .models import Customer, Transaction
 from .selectors import transactions_visible_to, users_assignable_as_cashier
 from .services import transaction_create, transaction_delete, transaction_update
@@ -53,7 +53,7 @@ class SettlementInline(admin.TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(IdAutocompleteAdminMixin, admin.ModelAdmin):
+class TransactionAdmin(IdInputAdminMixin, admin.ModelAdmin):
     list_display = [
         "or_number",
         "customer",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.contrib import messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 
@@ -31,6 +33,14 @@ class MoneyFormField(forms.DecimalField):
             raise ValidationError(self.error_messages["required"], code="required")
 
 
+def is_id_text(value) -> bool:
+    """Whether a submitted value is a row id: digits that fit 64 bits."""
+    return ID_TEXT.fullmatch(str(value)) is not None and int(value) < 2**63
+
+
+ID_TEXT = re.compile(r"[0-9]{1,19}")
+
+
 class IdAutocompleteSelect(AutocompleteSelect):
     """Django's autocomplete select, safe to redraw after a hand-made POST.
 
@@ -40,15 +50,13 @@ class IdAutocompleteSelect(AutocompleteSelect):
     """
 
     def optgroups(self, name, value, attrs=None):
-        ids = [v for v in value if ID_TEXT.fullmatch(str(v)) and int(v) < 2**63]
-        return super().optgroups(name, ids, attrs)
+        return super().optgroups(name, [v for v in value if is_id_text(v)], attrs)
 
 
-ID_TEXT = re.compile(r"[0-9]{1,19}")
-
-
-class IdAutocompleteAdminMixin:
-    """A ModelAdmin mixin: its ``autocomplete_fields`` use ``IdAutocompleteSelect``."""
+class IdInputAdminMixin:
+    """A ModelAdmin whose id inputs take only ids: a hand-made POST with anything else in
+    an autocomplete field or among the changelist's selected rows gets a form error or a
+    message, where Django's own code raised a 500."""
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
@@ -56,6 +64,13 @@ class IdAutocompleteAdminMixin:
                 db_field, self.admin_site, using=kwargs.get("using")
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def response_action(self, request, queryset):
+        if not all(map(is_id_text, request.POST.getlist(ACTION_CHECKBOX_NAME))):
+            message = "Rows are selected by their ids. No items have been changed."
+            self.message_user(request, message, messages.WARNING)
+            return None  # the changelist again, with the message
+        return super().response_action(request, queryset)
 
 
 class TransactionAddForm(forms.ModelForm):
