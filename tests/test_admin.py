@@ -13,6 +13,7 @@ from payments.models import PaymentSettlement
 from payments.services import settlement_record
 from transactions.choices import PaymentStatus
 from transactions.models import Transaction
+from transactions.services import transaction_update
 
 pytestmark = pytest.mark.django_db
 
@@ -184,13 +185,65 @@ def test_correcting_the_amount_keeps_a_cashier_who_has_lost_the_role(
         {
             "amount": "250.00",
             "cashier": cashier.pk,  # as the form shows it: unchanged
-            "settlements-TOTAL_FORMS": 0,
-            "settlements-INITIAL_FORMS": 0,
+            **shown(amount="100.00", cashier=cashier.pk),
         },
     )
     assert response.status_code == 302
     txn.refresh_from_db()
     assert (txn.amount, txn.cashier) == (Decimal("250.00"), cashier)
+
+
+def shown(*, amount: str, cashier) -> dict:
+    """What the transaction's change page sends besides its fields: the values it showed
+    (``initial-*``, by which Django tells what was changed) and its empty settlement rows."""
+    return {
+        "initial-amount": amount,
+        "initial-cashier": cashier or "",
+        "settlements-TOTAL_FORMS": 0,
+        "settlements-INITIAL_FORMS": 0,
+    }
+
+
+def test_the_change_page_shows_what_it_compares_against(client, staff, cashier, make_transaction):
+    txn = make_transaction("100.00")
+    client.force_login(staff)
+    page = client.get(reverse("admin:transactions_transaction_change", args=[txn.pk]))
+    html = page.content.decode()
+    assert 'name="initial-amount" value="100.00"' in html
+    assert 'name="initial-cashier"' in html
+
+
+def test_a_page_opened_before_a_payment_keeps_the_cashier_it_assigned(
+    client, staff, cashier, make_transaction
+):
+    """The first payment makes its cashier the transaction's (SPEC section 2). An amount
+    corrected on a page opened before it used to send the empty cashier shown back, and
+    Django, comparing with the row as it now is, took that for a change: unassigned."""
+    txn = make_transaction("1000.00")
+    client.force_login(staff)
+    url = reverse("admin:transactions_transaction_change", args=[txn.pk])
+    settlement_record(transaction=txn, amount="400.00", payment_mode="cash", recorded_by=cashier)
+    data = {"amount": "900.00", "cashier": "", **shown(amount="1000.00", cashier=None)}
+    assert client.post(url, data).status_code == 302
+    txn.refresh_from_db()
+    assert (txn.amount, txn.cashier_id, txn.balance_amount) == (
+        Decimal("900.00"),
+        cashier.pk,
+        Decimal("500.00"),
+    )
+
+
+def test_a_cashier_changed_on_a_stale_page_keeps_another_admins_amount(
+    client, staff, admin_user, cashier, make_transaction
+):
+    txn = make_transaction("1000.00")
+    client.force_login(staff)
+    url = reverse("admin:transactions_transaction_change", args=[txn.pk])
+    transaction_update(transaction=txn, updated_by=admin_user, amount="1200.00")
+    data = {"amount": "1000.00", "cashier": cashier.pk, **shown(amount="1000.00", cashier=None)}
+    assert client.post(url, data).status_code == 302
+    txn.refresh_from_db()
+    assert (txn.amount, txn.cashier_id) == (Decimal("1200.00"), cashier.pk)
 
 
 def test_the_people_filters_name_only_people_on_visible_transactions(

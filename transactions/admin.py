@@ -98,6 +98,14 @@ class TransactionAdmin(IdInputAdminMixin, admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = TransactionAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            # "Changed" means changed from what the page showed, not from the row as it is
+            # when the form comes back: a page opened before the first payment assigned a
+            # cashier, saved with only the amount corrected, must not unassign that cashier
+            # (nor a cashier's change undo another admin's amount correction).
+            for name in ("amount", "cashier"):
+                if name in form.base_fields:
+                    form.base_fields[name].show_hidden_initial = True
         cashier = form.base_fields.get("cashier")
         if cashier is not None:  # cashiers and admins, not every account
             keeping = obj.cashier_id if obj is not None else None
