@@ -12,8 +12,13 @@ from django.utils import timezone
 from payments.services import settlement_record
 from transactions.choices import PaymentStatus
 from transactions.exceptions import DomainConflict
-from transactions.models import Transaction
-from transactions.services import transaction_date_check, transaction_delete, transaction_update
+from transactions.models import Customer, Transaction
+from transactions.services import (
+    customer_update,
+    transaction_date_check,
+    transaction_delete,
+    transaction_update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +138,15 @@ def test_a_naive_sale_date_is_read_in_the_shops_time_zone():
         transaction_date_check(dt.datetime(1999, 12, 31, 23))
     with pytest.raises(ValidationError):
         transaction_date_check(dt.datetime(9999, 12, 31))
+
+
+def test_a_customer_update_read_before_another_keeps_the_others_field(customer):
+    """Two PATCHes of different fields at once: each view reads the customer, then saves.
+    Saving every column put back the name the first had read; only the fields given are
+    written now."""
+    stale = Customer.objects.get(pk=customer.pk)
+    customer_update(customer=Customer.objects.get(pk=customer.pk), name="Juana Dela Cruz")
+    customer_update(customer=stale, email="juana@example.ph")
+    customer.refresh_from_db()
+    assert (customer.name, customer.email) == ("Juana Dela Cruz", "juana@example.ph")
+    assert customer.updated_at > stale.created_at

@@ -42,11 +42,13 @@ def customer_create(*, name: str, contact_number: str, email: str = "") -> Custo
 
 
 def customer_update(*, customer: Customer, **fields: str) -> Customer:
-    for name in ("name", "contact_number", "email"):
-        if name in fields:
-            setattr(customer, name, fields[name].strip())
+    """Change the fields given, and only those: ``customer`` may have been read before a
+    concurrent update of another field, which saving every column would undo."""
+    given = [name for name in ("name", "contact_number", "email") if name in fields]
+    for name in given:
+        setattr(customer, name, fields[name].strip())
     customer.full_clean()
-    customer.save()
+    customer.save(update_fields=[*given, "updated_at"])
     return customer
 
 
