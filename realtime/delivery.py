@@ -18,9 +18,10 @@ every user with a local connection; a user deactivated or whose roles changed is
 within about a tick (roles narrowed in memory at once, then the consumer closes 4401/4403).
 The live path itself never queries for this.
 
-Each connection remembers what it has handled: a ``floor`` per topic (nothing at or below
+Each connection remembers what it has handled, per topic: a ``floor`` (nothing at or below
 it is sent again) plus the set of ids above it. The hub raises the floors to what the
-relay has offered, so the set stays small.
+relay has offered, so the sets stay small. Unsubscribing forgets the topic's: a later
+subscribe with ``since`` gets every event above it again.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ class ConnectionDelivery:
         self.set_roles(roles)
         self.send = send
         self.topics: dict[str, TopicState] = {}
-        self.handled: set[int] = set()
+        #: Per topic, the ids above its floor already sent.
+        self.handled: dict[str, set[int]] = {}
         self.lock = asyncio.Lock()
         self.closed = False
         #: The process's relay, once it offers this connection events (``LiveRelay.join``).
@@ -179,12 +181,12 @@ class ConnectionDelivery:
         return (
             state is not None
             and env.event_id > state.floor
-            and env.event_id not in self.handled
+            and env.event_id not in self.handled.get(env.topic, ())
             and (self.sees_all or env.audience.allows(self.user_id, self.roles))
         )
 
     async def _send(self, env: Envelope, counter) -> None:
-        self.handled.add(env.event_id)
+        self.handled.setdefault(env.topic, set()).add(env.event_id)
         if self.closed:
             return
         await self.send(env.frame)
@@ -247,14 +249,12 @@ class ConnectionDelivery:
 
     def _advance(self, settled: int) -> None:
         """Raise the floors of settled topics to ``settled``; forget what is below."""
-        floors = []
-        for state in self.topics.values():
+        for topic, state in self.topics.items():
             if not state.replaying and settled > state.floor:
                 state.floor = settled
-            floors.append(state.floor)
-        if floors and len(self.handled) > 64:
-            lowest = min(floors)
-            self.handled = {i for i in self.handled if i > lowest}
+            handled = self.handled.get(topic)
+            if handled is not None and len(handled) > 64:
+                self.handled[topic] = {i for i in handled if i > state.floor}
 
     # -- subscribe / unsubscribe ----------------------------------------------------------
     async def subscribe(
@@ -312,10 +312,12 @@ class ConnectionDelivery:
 
     def unsubscribe(self, topic: str) -> None:
         self.topics.pop(topic, None)
+        self.handled.pop(topic, None)
 
     def close(self) -> None:
         self.closed = True
         self.topics.clear()
+        self.handled.clear()
         self._live_queue.clear()
 
 

@@ -99,3 +99,25 @@ async def test_replay_is_per_topic(clients, admin_user, cashier, make_transactio
         "payment_settlement_created",
     ]
     await client.nothing(0.6)
+
+
+async def test_unsubscribe_then_subscribe_since_replays_what_was_sent_before(
+    clients, admin_user, cashier, make_transaction
+):
+    """The connection remembered the ids it had sent across the unsubscribe, and skipped
+    them in the replay: a page that subscribes again from an older point (a remounted view
+    with an older snapshot) silently missed them."""
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    since = (await client.subscribe("payment_status"))["last_event_id"]
+    await pay(txn, cashier)
+    await pay(txn, cashier)
+    sent_before = [f["event_id"] for f in await client.receive_events(2)]
+    await client.send({"type": "unsubscribe", "topic": "payment_status"})
+    await client.roundtrip()
+    await pay(txn, cashier)
+    await client.subscribe("payment_status", since=since)
+    replayed = await client.receive_events(3)
+    assert [f["data"]["paid_amount"] for f in replayed] == [10.0, 20.0, 30.0]
+    assert [f["event_id"] for f in replayed][:2] == sent_before
+    await client.nothing(0.5)
