@@ -7,9 +7,10 @@ the websocket replay alike. The in-memory twin for live frames is ``Audience.all
 
 from __future__ import annotations
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from transactions.choices import Role
+from transactions.models import RoleGrant
 from transactions.selectors import user_roles
 
 from .choices import Topic
@@ -17,14 +18,23 @@ from .models import PaymentEvent, PaymentLogPrune
 
 
 def payment_events_q(*, user_id: int, roles: frozenset[Role]) -> Q | None:
-    """None means every event (admin); an always-false Q for users without a role."""
+    """None means every event (admin); an always-false Q for users without a role.
+
+    The queue's events are every cashier's, but only those written once the user was one:
+    made a cashier today, a user does not get last week's queue, which they could not see
+    then and, for what has been taken since, cannot see now (``RoleGrant``).
+    """
     if Role.ADMIN in roles:
         return None
     q = Q(pk__in=[])
     if Role.SALES in roles:
         q |= Q(sales_agent_id=user_id) | Q(previous_sales_agent_id=user_id)
     if Role.CASHIER in roles:
-        q |= Q(cashier_pool=True) | Q(cashier_id=user_id) | Q(previous_cashier_id=user_id)
+        later_grant = RoleGrant.objects.filter(
+            user_id=user_id, role=Role.CASHIER, granted_at__gt=OuterRef("created_at")
+        )
+        q |= Q(cashier_pool=True) & ~Exists(later_grant)
+        q |= Q(cashier_id=user_id) | Q(previous_cashier_id=user_id)
     return q
 
 

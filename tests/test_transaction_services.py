@@ -150,3 +150,22 @@ def test_a_customer_update_read_before_another_keeps_the_others_field(customer):
     customer.refresh_from_db()
     assert (customer.name, customer.email) == ("Juana Dela Cruz", "juana@example.ph")
     assert customer.updated_at > stale.created_at
+
+
+def test_joining_a_role_group_from_either_side_records_when(sales, nobody):
+    from django.contrib.auth.models import Group
+
+    from transactions.models import RoleGrant
+
+    before = timezone.now()
+    sales.groups.add(Group.objects.get(name="cashier"), Group.objects.create(name="friends"))
+    Group.objects.get(name="admin").user_set.add(nobody)
+    grants = {(g.user_id, g.role): g.granted_at for g in RoleGrant.objects.all()}
+    assert set(grants) >= {(sales.pk, "cashier"), (nobody.pk, "admin")}
+    assert (sales.pk, "friends") not in grants
+    assert grants[(sales.pk, "cashier")] >= before and grants[(nobody.pk, "admin")] >= before
+    # Joining again moves the time on.
+    first = grants[(sales.pk, "cashier")]
+    sales.groups.remove(Group.objects.get(name="cashier"))
+    sales.groups.add(Group.objects.get(name="cashier"))
+    assert RoleGrant.objects.get(user=sales, role="cashier").granted_at > first

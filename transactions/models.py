@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from escashop.compiled_query import CompiledSaveMixin
 
-from .choices import MAX_AMOUNT, MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, PaymentMode, PaymentStatus
+from .choices import (
+    MAX_AMOUNT,
+    MONEY_DECIMAL_PLACES,
+    MONEY_MAX_DIGITS,
+    PaymentMode,
+    PaymentStatus,
+    Role,
+)
 
 ZERO = Decimal("0.00")
 
@@ -180,3 +187,23 @@ class OrNumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last_value}"
+
+
+class RoleGrant(models.Model):
+    """When a user was last given a role (its group joined), kept by transactions.roles.
+
+    An event's audience is fixed when it is written (SPEC section 6): the cashier queue's
+    events reach only users who were cashiers by then, not everyone made one since
+    (realtime.selectors.payment_events_q). No row (a grant made before this was kept, or
+    outside Django) counts as a grant from the beginning.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    granted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="one_grant_per_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.role} since {self.granted_at:%Y-%m-%d %H:%M}"

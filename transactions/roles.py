@@ -1,15 +1,20 @@
-"""Django-admin permissions of the role groups, kept in step after every migrate.
+"""The role groups: their Django-admin permissions, and when each user joined one.
 
 The groups themselves are made by migration 0002_roles. Model permissions only exist after
 post_migrate, so they are granted here. What a user may *see* is decided by
 transactions.selectors, not by these permissions; they only open the admin pages.
+
+``role_grants_record`` notes when a user joins a role's group (``RoleGrant``), whichever
+side it is done from (``user.groups.add(group)``, ``group.user_set.add(user)``, the admin).
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
 
 from .choices import Role
+from .models import RoleGrant
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.ADMIN: [
@@ -53,3 +58,20 @@ def role_permissions_sync(**kwargs) -> None:
             if perm is not None:
                 wanted.append(perm)
         group.permissions.add(*wanted)
+
+
+def role_grants_record(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    """An ``m2m_changed`` receiver on ``User.groups``: the time each role was (re)granted."""
+    if action != "post_add" or not pk_set:
+        return
+    if reverse:  # group.user_set.add(*users)
+        groups, user_ids = [instance], pk_set
+    else:  # user.groups.add(*groups)
+        groups, user_ids = Group.objects.filter(pk__in=pk_set), [instance.pk]
+    roles = {group.name for group in groups} & set(Role.values)
+    now = timezone.now()
+    for role in roles:
+        for user_id in user_ids:
+            RoleGrant.objects.update_or_create(
+                user_id=user_id, role=role, defaults={"granted_at": now}
+            )

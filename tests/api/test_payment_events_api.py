@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def history(make_transaction, sales, sales2, cashier):
-    """sam's sale paid in part by carla, and sofia's untouched sale."""
+def history(make_transaction, admin_user, sales, sales2, cashier, cashier2):
+    """sam's sale paid in part by carla, and sofia's untouched sale (everyone in the cast
+    already holding their role: an audience is fixed when an event is written)."""
     sam = make_transaction("1500.00", created_by=sales)
     settlement_record(transaction=sam, amount="1000.00", payment_mode="cash", recorded_by=cashier)
     sofia = make_transaction("700.00", created_by=sales2)
@@ -181,3 +182,26 @@ def test_a_cursor_past_every_event_ever_logged_asks_for_a_resync(api, admin_user
     # A cursor at the newest event is up to date, not from another log.
     _, page = poll(client, after=newest)
     assert page["resync_required"] is False
+
+
+def test_a_user_made_a_cashier_later_gets_only_the_queue_written_since(
+    api, history, sales2, cashier, make_transaction
+):
+    """SPEC section 6: an event's audience is fixed when it is written. sofia, in sales,
+    could not see the cashiers' queue then; made a cashier now, she does not get its old
+    events (sam's sale, since taken by carla, whose payment and notes she never saw), only
+    those written after, and still her own sale's."""
+    from django.contrib.auth.models import Group
+
+    sales2.groups.add(Group.objects.get(name="cashier"))
+    later = make_transaction("300.00")  # in the queue, written after she became a cashier
+    _, page = poll(api(sales2))
+    mine = PaymentEvent.objects.filter(transaction_id__in=[history["sofia"].pk, later.pk])
+    assert [i["event_id"] for i in page["events"]] == sorted(mine.values_list("id", flat=True))
+    # carla, a cashier all along, still gets the queue's history.
+    _, page = poll(api(cashier))
+    assert {i["data"]["transactionId"] for i in page["events"]} == {
+        history["sam"].pk,
+        history["sofia"].pk,
+        later.pk,
+    }

@@ -121,3 +121,28 @@ async def test_unsubscribe_then_subscribe_since_replays_what_was_sent_before(
     assert [f["data"]["paid_amount"] for f in replayed] == [10.0, 20.0, 30.0]
     assert [f["event_id"] for f in replayed][:2] == sent_before
     await client.nothing(0.5)
+
+
+async def test_a_replay_gives_a_new_cashier_only_the_queue_written_since(
+    clients, sales, sales2, cashier, make_transaction
+):
+    """The websocket twin of the REST test (tests/api/test_payment_events_api.py), with the
+    role given from the group's side this time."""
+    from django.contrib.auth.models import Group
+
+    from payments.services import settlement_record
+
+    taken = await db(make_transaction)("1000.00", created_by=sales)
+    await db(settlement_record)(
+        transaction=taken, amount="10.00", payment_mode="cash", recorded_by=cashier, notes="ref 1"
+    )
+    await db(lambda: Group.objects.get(name="cashier").user_set.add(sales2))()
+    queued = await db(make_transaction)("500.00", created_by=sales)
+    client = await clients.open(user=sales2)
+    await client.subscribe("transactions", since=0)
+    (frame,) = await client.receive_events(1)
+    assert (frame["data"]["type"], frame["data"]["transactionId"]) == (
+        "transaction_created",
+        queued.pk,
+    )
+    await client.nothing(0.5)
