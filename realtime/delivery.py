@@ -20,8 +20,8 @@ The live path itself never queries for this.
 
 Each connection remembers what it has handled, per topic: a ``floor`` (nothing at or below
 it is sent again) plus the set of ids above it. The hub raises the floors to what the
-relay has offered, so the sets stay small. Unsubscribing forgets the topic's: a later
-subscribe with ``since`` gets every event above it again.
+relay has offered, so the sets stay small. A subscribe with ``since`` (and an
+unsubscribe) forgets the topic's: the client gets every event above ``since`` again.
 """
 
 from __future__ import annotations
@@ -186,7 +186,9 @@ class ConnectionDelivery:
         )
 
     async def _send(self, env: Envelope, counter) -> None:
-        self.handled.setdefault(env.topic, set()).add(env.event_id)
+        handled = self.handled.get(env.topic)
+        if handled is not None:  # None: unsubscribed meanwhile
+            handled.add(env.event_id)
         if self.closed:
             return
         await self.send(env.frame)
@@ -283,10 +285,15 @@ class ConnectionDelivery:
         async with self.lock:
             if since is not None:
                 floor = since
+                # Everything above ``since``, what this connection sent before included: the
+                # client asked for it (the replay fills this again, for the live frames
+                # waiting on the lock to be deduplicated against).
+                self.handled[topic] = set()
             else:
                 # Subscribed already (a repeated subscribe): never below what it has sent.
                 old = self.topics.get(topic)
                 floor = last_event_id if old is None else max(old.floor, last_event_id)
+                self.handled.setdefault(topic, set())
             state = TopicState(floor=floor)
             self.topics[topic] = state
             await on_subscribed()

@@ -146,3 +146,23 @@ async def test_a_replay_gives_a_new_cashier_only_the_queue_written_since(
         queued.pk,
     )
     await client.nothing(0.5)
+
+
+async def test_subscribing_again_with_since_replays_from_there(
+    clients, admin_user, cashier, make_transaction
+):
+    """Without an unsubscribe in between: the ids sent before were still remembered and
+    skipped, however long ago they were sent."""
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    since = (await client.subscribe("payment_status"))["last_event_id"]
+    await pay(txn, cashier)
+    await pay(txn, cashier)
+    await client.receive_events(2)
+    await client.subscribe("payment_status", since=since)
+    replayed = await client.receive_events(2)
+    assert [f["data"]["paid_amount"] for f in replayed] == [10.0, 20.0]
+    await pay(txn, cashier)
+    (live,) = await client.receive_events(1)
+    assert live["data"]["paid_amount"] == 30.0
+    await client.nothing(0.5)
