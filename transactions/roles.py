@@ -61,8 +61,13 @@ def role_permissions_sync(**kwargs) -> None:
 
 
 def role_grants_record(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
-    """An ``m2m_changed`` receiver on ``User.groups``: the time each role was (re)granted."""
-    if action != "post_add" or not pk_set:
+    """An ``m2m_changed`` receiver on ``User.groups``: the time each role was (re)granted.
+
+    Not for a user being loaded from a fixture (``loaddata`` sets its groups after a raw
+    save, and ``m2m_changed`` has no ``raw``): the fixture's own grants, if it has them,
+    come with it, and "now" would both clash with them and cut off the user's history.
+    """
+    if action != "post_add" or not pk_set or getattr(instance, "_raw_saved", False):
         return
     if reverse:  # group.user_set.add(*users)
         groups, user_ids = [instance], pk_set
@@ -75,3 +80,9 @@ def role_grants_record(sender, instance, action: str, reverse: bool, pk_set, **k
             RoleGrant.objects.update_or_create(
                 user_id=user_id, role=role, defaults={"granted_at": now}
             )
+
+
+def role_grants_fixture_mark(sender, instance, raw: bool, **kwargs) -> None:
+    """A ``pre_save`` receiver on the user model: mark a user saved raw (from a fixture)."""
+    if raw:
+        instance._raw_saved = True

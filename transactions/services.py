@@ -49,6 +49,7 @@ def customer_update(*, customer: Customer, **fields: str) -> Customer:
         setattr(customer, name, fields[name].strip())
     customer.full_clean()
     customer.save(update_fields=[*given, "updated_at"])
+    customer.refresh_from_db()  # the other fields as they are now, for the response
     return customer
 
 
