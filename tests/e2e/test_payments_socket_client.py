@@ -205,8 +205,11 @@ EDGES = (
   // The database was restored from before 101: the log's newest is 100 again, and the next
   // events are numbered 101, 102 once more.
   ws1.push({ type: 'resync_required', topic: 'payment_status' });
+  // Meanwhile the other topic's next event (id 104 of the new log) arrives live.
+  const other = { type: 'transaction_updated', event_id: 104, data: {} };
+  ws1.push(other);
   ws1.push({ type: 'subscribed', topic: 'payment_status', last_event_id: 100 });
-  ws1.push(ev(101)); ws1.push(ev(102)); ws1.push(ev(102));
+  ws1.push(ev(101)); ws1.push(ev(102)); ws1.push(ev(102)); ws1.push(other);
   out.events = events.slice();
 
   // The network dies: no pong, and close() never brings a close event.
@@ -380,8 +383,8 @@ def test_a_stale_snapshot_does_not_overwrite_a_newer_row(browser):
 def test_client_recovers_from_a_restored_log_a_dead_socket_and_a_restart(browser):
     out = _page(browser).evaluate(EDGES)
     # After the resync, 101 and 102 are new events (the restored log reuses the ids), not
-    # duplicates of the ones before it; the repeat of 102 is one.
-    assert out["events"] == [101, 102, 103, 101, 102]
+    # duplicates of the ones before it; the repeats of 102 and of the new 104 are.
+    assert out["events"] == [101, 102, 103, 104, 101, 102]
     # No pong within 50 ms and no close event ever: the client opened a new socket anyway.
     assert out["afterDeadSocket"]["sockets"] == 2
     assert "reconnecting" in out["afterDeadSocket"]["states"]

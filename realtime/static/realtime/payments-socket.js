@@ -109,6 +109,8 @@ export class PaymentsSocket {
     this._seen = new Set();
     /** Topics told resync_required whose fresh subscription is not confirmed yet. */
     this._resyncing = new Set();
+    /** Per such topic, the ids received before it was told (see `_subscribed`). */
+    this._seenBeforeResync = {};
     this._ws = null;
     this._attempt = 0;
     this._stopped = true;
@@ -273,10 +275,13 @@ export class PaymentsSocket {
     }
     this._pending.delete(topic);
     if (this._resyncing.delete(topic)) {
-      // The log may have started over (a restored database reuses ids): ids above its
-      // newest are not duplicates any more.
+      // The log may have started over (a restored database reuses ids): ids received
+      // before the resync that are above its newest now are not duplicates any more. (Not
+      // every id above it: the other topic's live events since are real.)
+      const before = this._seenBeforeResync[topic] ?? [];
+      delete this._seenBeforeResync[topic];
       if (Number.isInteger(frame.last_event_id)) {
-        for (const id of this._seen) if (id > frame.last_event_id) this._seen.delete(id);
+        for (const id of before) if (id > frame.last_event_id) this._seen.delete(id);
       }
       this.onResync(topic);
     }
@@ -298,6 +303,7 @@ export class PaymentsSocket {
     // onResync once the fresh subscription is live (its `subscribed` frame, on this
     // connection or the next): what commits after the refetch's read then arrives as events.
     this._resyncing.add(topic);
+    this._seenBeforeResync[topic] = [...this._seen];
     this._subscribe(topic);
   }
 
