@@ -35,7 +35,8 @@ class DecimalJSONParser(JSONParser):
             raise ParseError("JSON parse error - nested too deeply") from None
 
 
-# As many digits as Python's own int() takes from text (sys.get_int_max_str_digits()).
+# The largest decimal exponent taken (either sign): about the digits Python's own int()
+# takes from text (sys.get_int_max_str_digits()), far past any amount or id.
 MAX_EXPONENT = 4300
 
 
