@@ -54,8 +54,10 @@ def _number(text: str) -> Decimal:
 def _object(pairs: list[tuple[str, object]]) -> dict:
     """A JSON object whose keys are all different."""
     obj = dict(pairs)
-    if len(obj) != len(pairs):
+    if len(obj) != len(pairs):  # some key came twice: name the first
         seen = set()
-        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"duplicate key {twice[:40]!r}")
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key[:40]!r}")
+            seen.add(key)
     return obj

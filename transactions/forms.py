@@ -33,12 +33,12 @@ class MoneyFormField(forms.DecimalField):
             raise ValidationError(self.error_messages["required"], code="required")
 
 
+ID_TEXT = re.compile(r"[0-9]{1,19}")
+
+
 def is_id_text(value) -> bool:
     """Whether a submitted value is a row id: digits that fit 64 bits."""
     return ID_TEXT.fullmatch(str(value)) is not None and int(value) < 2**63
-
-
-ID_TEXT = re.compile(r"[0-9]{1,19}")
 
 
 class IdAutocompleteSelect(AutocompleteSelect):
