@@ -76,7 +76,8 @@ async def _timed(name: str, probe) -> dict:
         logger.warning("healthz: %s check %s", name, error)
     except Exception as exc:  # any failure of a dependency is a failed check, not a 500
         error = type(exc).__name__
-        logger.warning("healthz: %s check failed: %s: %s", name, error, exc)
+        # One line per record: psycopg's messages span several.
+        logger.warning("healthz: %s check failed: %s: %s", name, error, " ".join(str(exc).split()))
     else:
         return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
     HEALTH_CHECK_FAILURES.labels(check=name).inc()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 from environs import Env, validate
@@ -25,6 +26,10 @@ for _name, _value in list(os.environ.items()):
         del os.environ[_name]
 
 env = Env()
+
+#: Counts that cannot be negative (seconds, sizes, lifetimes); every number setting has a range.
+AT_LEAST_0 = validate.Range(min=0)
+AT_LEAST_1 = validate.Range(min=1)
 
 DEBUG = env.bool("DJANGO_DEBUG", False)
 HTTPS = env.bool("DJANGO_HTTPS", False)
@@ -108,7 +113,7 @@ DATABASES = {
     "default": env.dj_db_url(
         "DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env.int("DJANGO_CONN_MAX_AGE", 0),
+        conn_max_age=env.int("DJANGO_CONN_MAX_AGE", 0, validate=AT_LEAST_0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -128,11 +133,28 @@ if env.bool("DJANGO_DB_POOL", False):
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DJANGO_DB_POOL=1 needs a PostgreSQL DATABASE_URL.")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": env.int("DJANGO_DB_POOL_MIN", 2),
-        "max_size": env.int("DJANGO_DB_POOL_MAX", 20),
-        "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", 10.0),
+    _pool = {
+        "min_size": env.int("DJANGO_DB_POOL_MIN", 2, validate=AT_LEAST_0),
+        "max_size": env.int("DJANGO_DB_POOL_MAX", 20, validate=AT_LEAST_1),
+        "timeout": env.float(
+            "DJANGO_DB_POOL_TIMEOUT", 10.0, validate=validate.Range(min=0, min_inclusive=False)
+        ),
     }
+    if _pool["max_size"] < _pool["min_size"]:
+        # psycopg would refuse it on the first query of every request, with /healthz (which
+        # opens a connection of its own) still answering 200.
+        raise ImproperlyConfigured(
+            f"DJANGO_DB_POOL_MAX ({_pool['max_size']}) must be at least "
+            f"DJANGO_DB_POOL_MIN ({_pool['min_size']})."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = _pool
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A PostgreSQL that accepts connections and never answers must not hold a request (and
+    # its request slot) for ever: libpq gives up connecting after this many seconds.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout",
+        env.int("DJANGO_DB_CONNECT_TIMEOUT", 10, validate=validate.Range(min=1, max=3600)),
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
     "DJANGO_DB_PREPARED", True
 ):
@@ -189,6 +211,12 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", "Asia/Manila")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(
+        f"DJANGO_TIME_ZONE: {TIME_ZONE!r} is not a time zone (e.g. Asia/Manila, UTC)."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
@@ -208,19 +236,25 @@ WHITENOISE_USE_FINDERS = True
 if HTTPS:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", 31_536_000, validate=AT_LEAST_0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
 # --- Logging: one line per record to stderr; never log tokens -----------------
+_log_level = env.str("DJANGO_LOG_LEVEL", "INFO")
+LOG_LEVEL = _log_level.strip().upper()  # any case: "debug" as well as "DEBUG"
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"DJANGO_LOG_LEVEL: {_log_level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
@@ -289,12 +323,16 @@ REST_FRAMEWORK = {
     },
     # How many proxies sit in front of daphne: the client address for throttling is taken
     # from X-Forwarded-For only that far back, so a client cannot forge it (0 = REMOTE_ADDR).
-    "NUM_PROXIES": env.int("ESCASHOP_NUM_PROXIES", 0),
+    "NUM_PROXIES": env.int("ESCASHOP_NUM_PROXIES", 0, validate=AT_LEAST_0),
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("ESCASHOP_ACCESS_TOKEN_MINUTES", 15)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env.int("ESCASHOP_REFRESH_TOKEN_HOURS", 12)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        minutes=env.int("ESCASHOP_ACCESS_TOKEN_MINUTES", 15, validate=AT_LEAST_1)
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        hours=env.int("ESCASHOP_REFRESH_TOKEN_HOURS", 12, validate=AT_LEAST_1)
+    ),
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
     # An inactive user's tokens stop working at once (401), not when they expire.
@@ -331,4 +369,6 @@ SPECTACULAR_SETTINGS = {
 
 # Polling clients of /api/payment-events/ get an event only once it is this old. Not needed
 # for correctness (event ids commit in id order, realtime/events.py), so 0 by default.
-ESCASHOP_EVENT_POLL_SETTLE_SECONDS = env.float("ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 0.0)
+ESCASHOP_EVENT_POLL_SETTLE_SECONDS = env.float(
+    "ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 0.0, validate=validate.Range(min=0, max=60)
+)

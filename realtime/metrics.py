@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from transactions.choices import Role
+
+from .choices import FrameType
+
 WS_CONNECTIONS = Gauge(
     "escashop_ws_connections", "Open authenticated websocket connections, by role.", ["role"]
 )
@@ -29,3 +33,12 @@ HEALTH_CHECK_FAILURES = Counter(
     "/healthz checks that failed or timed out, by dependency.",
     ["check"],  # database | channel_layer
 )
+
+# Every series exists from the start at 0: Prometheus's increase() and rate() see the first
+# failure or event of a process only as a step from a sample it already had.
+for _role in [*Role.values, "none"]:
+    WS_CONNECTIONS.labels(role=_role)
+for _frame_type in FrameType.values:
+    EVENTS_WRITTEN.labels(frame_type=_frame_type)
+for _check in ("database", "channel_layer"):
+    HEALTH_CHECK_FAILURES.labels(check=_check)

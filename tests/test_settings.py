@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,98 @@ def test_https_redirects_unless_the_proxy_says_https():
         DJANGO_ALLOWED_HOSTS="testserver",
     )
     assert _printed(result) == "301 https://testserver/api/auth/me/ 401"
+
+
+def test_numbers_out_of_range_fail_loudly_naming_the_variable():
+    """Each of these passed `check` and broke later: tokens born expired, a 500 for any
+    client sending X-Forwarded-For, a negative HSTS max-age, a pool psycopg refuses."""
+    cases = [
+        {"ESCASHOP_ACCESS_TOKEN_MINUTES": "0"},
+        {"ESCASHOP_REFRESH_TOKEN_HOURS": "-1"},
+        {"ESCASHOP_NUM_PROXIES": "-1"},
+        {"DJANGO_CONN_MAX_AGE": "-5"},
+        {"ESCASHOP_EVENT_POLL_SETTLE_SECONDS": "-1"},
+        {"DJANGO_HTTPS": "1", "DJANGO_HSTS_SECONDS": "-1"},
+        {"DATABASE_URL": "postgres://u@127.0.0.1:1/x", "DJANGO_DB_CONNECT_TIMEOUT": "0"},
+    ]
+    pool = {"DATABASE_URL": "postgres://u@127.0.0.1:1/x", "DJANGO_DB_POOL": "1"}
+    cases += [
+        {**pool, "DJANGO_DB_POOL_MIN": "-1"},
+        {**pool, "DJANGO_DB_POOL_MAX": "0"},
+        {**pool, "DJANGO_DB_POOL_TIMEOUT": "-3"},
+        {**pool, "DJANGO_DB_POOL_TIMEOUT": "0"},
+    ]
+    for case in cases:
+        result = _manage("check", DJANGO_DEBUG="1", **case)
+        assert result.returncode != 0, case
+        assert list(case)[-1] in result.stderr, (case, result.stderr[-500:])
+
+
+def test_pool_max_below_min_is_refused_at_start():
+    """psycopg refused it only at each request's first query, with /healthz still 200."""
+    result = _manage(
+        "check",
+        DJANGO_DEBUG="1",
+        DATABASE_URL="postgres://u@127.0.0.1:1/x",
+        DJANGO_DB_POOL="1",
+        DJANGO_DB_POOL_MAX="1",
+    )
+    assert result.returncode != 0
+    assert "DJANGO_DB_POOL_MAX (1) must be at least DJANGO_DB_POOL_MIN (2)" in result.stderr
+
+
+def test_postgresql_connections_give_up_connecting():
+    """A PostgreSQL that accepts and never answers must not hold a request for ever."""
+    code = "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS'])"
+    url = "postgres://u@127.0.0.1:1/x"
+    printed = _printed(_manage("shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url))
+    assert "'connect_timeout': 10" in printed
+    printed = _printed(
+        _manage(
+            "shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url, DJANGO_DB_CONNECT_TIMEOUT="3"
+        )
+    )
+    assert "'connect_timeout': 3" in printed
+    # One given in the URL wins.
+    printed = _printed(
+        _manage("shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url + "?connect_timeout=7")
+    )
+    assert "'connect_timeout': 7" in printed or "'connect_timeout': '7'" in printed
+
+
+def test_log_level_any_case_and_time_zone_are_checked():
+    code = "from django.conf import settings as s; print(s.LOGGING['root']['level'], s.TIME_ZONE)"
+    printed = _printed(_manage("shell", "-c", code, DJANGO_DEBUG="1", DJANGO_LOG_LEVEL="debug"))
+    assert printed == "DEBUG Asia/Manila"
+    for name, value in [("DJANGO_LOG_LEVEL", "loud"), ("DJANGO_TIME_ZONE", "Mars/Base")]:
+        result = _manage("check", DJANGO_DEBUG="1", **{name: value})
+        assert result.returncode != 0
+        assert name in result.stderr and value in result.stderr
+
+
+def test_a_database_that_never_answers_is_a_503_once_connecting_gives_up():
+    """A listener that accepts and never answers, as a hung PostgreSQL does: without the
+    pool, a request waited for ever (holding its request slot); now it gives up after
+    DJANGO_DB_CONNECT_TIMEOUT and answers the API's 503."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)  # the kernel completes the handshake; nothing ever reads
+        port = hung.getsockname()[1]
+        code = (
+            "import time; from django.test import Client; started = time.monotonic(); "
+            "r = Client().post('/api/auth/token/', {'username': 'a', 'password': 'b'}, "
+            "content_type='application/json'); "
+            "print(r.status_code, r.headers.get('Retry-After'), time.monotonic() - started)"
+        )
+        result = _manage(
+            "shell",
+            "-c",
+            code,
+            DJANGO_DEBUG="1",
+            DJANGO_ALLOWED_HOSTS="testserver",
+            DATABASE_URL=f"postgres://u@127.0.0.1:{port}/x",
+            DJANGO_DB_CONNECT_TIMEOUT="2",
+        )
+    status, retry_after, elapsed = _printed(result).split()
+    assert (status, retry_after) == ("503", "1")
+    assert 1.5 <= float(elapsed) < 30

@@ -8,6 +8,8 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from transactions.models import Transaction
+
 pytestmark = pytest.mark.django_db
 
 
@@ -34,3 +36,24 @@ def test_it_reports_cpu_wall_and_queries_for_each_request(settings):
     }
     assert float(rows["GET /api/auth/me/"][-1]) == 1.0  # the user with its roles
     assert all(float(row[2]) > 0 for row in rows.values())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--warmup", "-1"], "--warmup cannot be negative"),
+        (["-n", "0"], "--requests and --transactions"),
+        (["--profile", "/no/such/folder/p.prof"], "--profile .* no such folder"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_written(settings, args, message):
+    settings.ALLOWED_HOSTS = ["testserver"]
+    with pytest.raises(CommandError, match=message):
+        call_command("benchwrite", "--yes", *args)
+    assert not Transaction.objects.exists()
+
+
+def test_hosts_without_testserver_are_a_clear_error(settings):
+    settings.ALLOWED_HOSTS = ["localhost"]
+    with pytest.raises(CommandError, match="DJANGO_ALLOWED_HOSTS"):
+        call_command("benchwrite", "--yes", "-n", "1")

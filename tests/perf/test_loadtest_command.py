@@ -25,6 +25,10 @@ from transactions.selectors import user_roles
         (["--writer", "w:p", "--drain", "-5"], "--drain"),
         (["--writer", "w:p", "--base-url", "127.0.0.1:8000"], "http://"),
         (["--writer", "w:p", "--write-base", "localhost:8001"], "http://"),
+        # A URL urlsplit cannot read (it raised ValueError, a traceback) or without a host.
+        (["--writer", "w:p", "--base-url", "http://[::1"], "http://"),
+        (["--writer", "w:p", "--base-url", "http://127.0.0.1:port"], "http://"),
+        (["--writer", "w:p", "--ws-base", "http://"], "http://"),
         (["--writer", "w:p", "--server-pid", "999999999"], "no such process"),
         (["--writer", "w:p", "--json", "/no/such/folder/x.json"], "no folder"),
         (["--writer", "w:p", "--balance", "random"], "--balance"),

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from realtime.metrics import FRAMES_SENT, HEALTH_CHECK_FAILURES, WS_CONNECTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _samples(client) -> dict[tuple[str, tuple], float]:
@@ -51,3 +58,43 @@ def test_failed_health_checks_are_counted(client, settings, closed_port):
     assert resp.status_code == 503
     assert resp.json()["checks"]["database"]["ok"] is True
     assert _samples(client)[key] == before + 1
+
+
+def test_every_labelled_series_exists_from_the_start():
+    """A series that first appears at 1 hides that first failure or event from increase()
+    and rate(): each known label is exported at 0 by a process that has done nothing yet."""
+    code = (
+        "from django.test import Client\n"
+        "from prometheus_client.parser import text_string_to_metric_families as parse\n"
+        "text = Client().get('/metrics').content.decode()\n"
+        "for family in parse(text):\n"
+        "    for s in family.samples:\n"
+        "        if s.name.startswith('escashop_') and s.labels and not s.name.endswith(\n"
+        "            ('_created', '_bucket')):\n"
+        "            print(s.name, *sorted(s.labels.values()), s.value)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ESCASHOP_"))},
+            "DJANGO_DEBUG": "1",
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = set(result.stdout.splitlines())
+    for line in [
+        "escashop_health_check_failures_total database 0.0",
+        "escashop_health_check_failures_total channel_layer 0.0",
+        "escashop_events_written_total payment_status_updated 0.0",
+        "escashop_events_written_total transaction_updated 0.0",
+        "escashop_ws_connections admin 0.0",
+        "escashop_ws_connections cashier 0.0",
+        "escashop_ws_connections sales 0.0",
+        "escashop_ws_connections none 0.0",
+    ]:
+        assert line in printed, (line, sorted(printed))

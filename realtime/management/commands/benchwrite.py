@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.http.request import validate_host
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -84,8 +85,18 @@ class Command(BaseCommand):
                 "scratch database (its name containing bench, scratch, perf or tmp) or --yes."
             )
         n, warmup = options["requests"], options["warmup"]
-        if n < 1 or warmup < 0 or options["transactions"] < 1:
+        if n < 1 or options["transactions"] < 1:
             raise CommandError("--requests and --transactions must be at least 1.")
+        if warmup < 0:
+            raise CommandError("--warmup cannot be negative.")
+        if options["profile"] and not Path(options["profile"]).resolve().parent.is_dir():
+            # Checked before anything is written, not after the run.
+            raise CommandError(f"--profile {options['profile']}: no such folder.")
+        if not validate_host("testserver", settings.ALLOWED_HOSTS):
+            raise CommandError(
+                "benchwrite sends its requests as host 'testserver': add it to "
+                "DJANGO_ALLOWED_HOSTS (e.g. DJANGO_ALLOWED_HOSTS=testserver,localhost)."
+            )
         cashier, sales = _users()
         customer = customer_create(name="Benchwrite Customer", contact_number="0917 000 0000")
         txns = [

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import secrets
+from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -137,7 +138,12 @@ class Command(BaseCommand):
         if opts["settlements"] is not None and opts["settlements"] < 0:
             raise CommandError("--settlements cannot be negative")
         for url in (opts["base_url"], *opts["ws_base"], *opts["write_base"]):
-            if not url.startswith(("http://", "https://")):
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 (raises on a port that is not a number)
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
                 raise CommandError(f"{url!r}: give base URLs as http://HOST:PORT or https://…")
         for pid in opts["server_pid"]:
             if not os.path.exists(f"/proc/{pid}/stat"):
