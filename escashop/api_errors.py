@@ -99,6 +99,7 @@ ERROR_DESCRIPTIONS = {
     ),
     "404": "No such object, or not visible to this user (or a page past the last).",
     "413": "The request body is larger than the server accepts (2.5 MB by default).",
+    "415": "The body is not JSON (`Content-Type` other than `application/json`).",
     "429": "Too many attempts; retry after the number of seconds in `Retry-After`.",
     "503": (
         "The database connection was lost (PostgreSQL restarting): retry after `Retry-After` "
@@ -131,6 +132,7 @@ class AutoSchema(SpectacularAutoSchema):
             codes["400"] = ERROR_DESCRIPTIONS["400"]
         if body:
             codes["413"] = ERROR_DESCRIPTIONS["413"]
+            codes["415"] = ERROR_DESCRIPTIONS["415"]
         permissions = self.view.get_permissions()
         if not all(isinstance(p, AllowAny) for p in permissions):
             codes["401"] = ERROR_DESCRIPTIONS["401"]

@@ -70,5 +70,7 @@ class SettlementCreateSerializer(serializers.Serializer):
 
 class SettlementVoidSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        allow_blank=True, max_length=2000, help_text="Why the payment is voided (required)."
+        max_length=2000,
+        help_text="Why the payment is voided (required, not blank).",
+        error_messages={"blank": "A reason is required to void a payment."},
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -39,10 +38,11 @@ IDEMPOTENCY_KEY_MAX_LENGTH = PaymentSettlement._meta.get_field("idempotency_key"
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
     OpenApiParameter.HEADER,
     description=(
-        "Any unique string (e.g. a UUID) chosen by the client for this payment. A retry with "
+        f"Any unique string (e.g. a UUID) of 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable "
+        "characters, spaces around it ignored, chosen by the client for this payment. A retry with "
         "the same key by the same user returns the first settlement (same id) instead of "
         "paying twice, even when the two requests race; the same key with a different "
         "amount, mode or transaction is 409."

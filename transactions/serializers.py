@@ -14,6 +14,8 @@ import re
 from decimal import Context, Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -23,6 +25,11 @@ from .choices import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS, PaymentMode
 from .models import Customer, Transaction
 from .selectors import customers_visible_to
 
+MONEY_DESCRIPTION = (
+    "A decimal string, more than 0, at most 9999999999.99, two places. Requests may also "
+    "send a JSON number, which is read exactly as written, never as a float."
+)
+
 
 @extend_schema_field(
     {
@@ -30,10 +37,7 @@ from .selectors import customers_visible_to
         "format": "decimal",
         "pattern": r"^\d{1,10}(\.\d{1,2})?$",
         "example": "1500.00",
-        "description": (
-            "A decimal string, more than 0, at most 9999999999.99, two places. Requests may "
-            "also send a JSON number, which is read exactly as written, never as a float."
-        ),
+        "description": MONEY_DESCRIPTION,
     }
 )
 class MoneyField(serializers.Field):
@@ -41,6 +45,12 @@ class MoneyField(serializers.Field):
     float) live once, in ``transactions.money.money_parse``, which every service applies; the
     service's ValidationError names the field. Checking nothing here also means a caller
     without the role gets 403 before any complaint about the amount."""
+
+    def __init__(self, **kwargs):
+        # A field's help text replaces the schema's description: keep the format's rules.
+        if kwargs.get("help_text"):
+            kwargs["help_text"] = f"{kwargs['help_text']} {MONEY_DESCRIPTION}"
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         return data
@@ -73,7 +83,32 @@ def datetime_representation(value: dt.datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+class OptionalEmailField(serializers.CharField):
+    """An email address, or ``""`` for none: DRF's ``EmailField`` check, made here rather
+    than as a validator. drf-spectacular describes a blank-allowed string with a format
+    validator as ``oneOf`` [email, empty string], which ``""`` matches twice (``oneOf`` wants
+    exactly one): clients generated from the schema would then fail to read any customer
+    without an email. This field's schema is a plain string of at most 254 characters."""
+
+    default_error_messages = {"invalid": serializers.EmailField.default_error_messages["invalid"]}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            validate_email(value)
+        except DjangoValidationError:
+            self.fail("invalid")
+        return value
+
+
 class CustomerSerializer(serializers.ModelSerializer):
+    email = OptionalEmailField(
+        allow_blank=True,
+        max_length=254,
+        required=False,
+        help_text='An email address, or "" for none.',
+    )
+
     class Meta:
         model = Customer
         fields = ["id", "name", "contact_number", "email", "created_at", "updated_at"]
@@ -108,6 +143,8 @@ class TransactionSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+        # The model's help text speaks to whoever creates one ("leave empty to generate").
+        extra_kwargs = {"or_number": {"help_text": "Official-receipt number, unique."}}
 
     def to_representation(self, instance: Transaction) -> dict:
         return transaction_representation(instance)
