@@ -18,7 +18,7 @@ from payments.views import SettlementViewSet, TransactionSettlementsView
 from realtime.views import PaymentEventsView
 from transactions.views import CustomerViewSet, TransactionViewSet
 
-from .auth_api import LoginView, MeView, RefreshView
+from .auth_api import LoginView, LogoutView, MeView, RefreshView
 
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")
@@ -49,6 +49,7 @@ def not_found(request, path: str = "") -> JsonResponse:
 urlpatterns = [
     path("auth/token/", LoginView.as_view(), name="token_obtain_pair"),
     path("auth/token/refresh/", RefreshView.as_view(), name="token_refresh"),
+    path("auth/logout/", LogoutView.as_view(), name="token_logout"),
     path("auth/me/", MeView.as_view(), name="auth_me"),
     path(
         "transactions/<int:transaction_pk>/settlements/",

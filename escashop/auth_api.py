@@ -28,7 +28,17 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.exceptions import (
+    AuthenticationFailed as TokenAuthenticationFailed,
+)
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.views import (
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+)
 
 from transactions.choices import Role
 from transactions.selectors import user_roles
@@ -196,12 +206,38 @@ def _too_many_logins(wait: float) -> HttpResponse:
     return response
 
 
+class RefreshSerializer(TokenRefreshSerializer):
+    """simplejwt's, also refusing a refresh token made before its user's password changed:
+    simplejwt checks that claim (``CHECK_REVOKE_TOKEN``) on access tokens only, so the
+    refresh would succeed and hand out access tokens that are refused at once."""
+
+    def validate(self, attrs):
+        token = self.token_class(attrs["refresh"])  # a TokenError is the view's 401
+        user_id = token.payload.get(jwt_settings.USER_ID_CLAIM)
+        found = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id})
+        user = found.only("password").first()
+        if user is not None and token.payload.get(
+            jwt_settings.REVOKE_TOKEN_CLAIM
+        ) != get_md5_hash_password(user.password):
+            # simplejwt's exception: its body carries the code too, as for an access token.
+            raise TokenAuthenticationFailed(
+                "The user's password has been changed.", "password_changed"
+            )
+        return super().validate(attrs)
+
+
 class RefreshView(TokenRefreshView):
     """Exchange a refresh token for a new access token. A refresh token is never accepted as
     a bearer token."""
 
+    serializer_class = RefreshSerializer
     error_responses = {
-        "post": {401: "The refresh token is invalid, expired, or its user inactive or deleted."}
+        "post": {
+            401: (
+                "The refresh token is invalid, expired or logged out, its user inactive or "
+                "deleted, or the user's password changed since it was made."
+            )
+        }
     }
 
     def post(self, request: Request, *args, **kwargs) -> Response:
@@ -212,6 +248,14 @@ class RefreshView(TokenRefreshView):
             raise AuthenticationFailed(
                 "No active account found for the given token.", "no_active_account"
             ) from None
+
+
+class LogoutView(TokenBlacklistView):
+    """Log out: the refresh token is refused from now on (access tokens made from it run
+    out within ``ESCASHOP_ACCESS_TOKEN_MINUTES``). Needs only the refresh token, so a tab
+    whose access token has expired can still log out. 200 ``{}``."""
+
+    error_responses = {"post": {401: "The refresh token is invalid, expired or logged out."}}
 
 
 class MeSerializer(serializers.Serializer):

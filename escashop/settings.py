@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Refresh tokens a user logged out with (POST /api/auth/logout/) are refused.
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -83,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # API answers hold customers' and payments' data: no browser or proxy keeps them.
+    "escashop.api_cache.ApiNoStoreMiddleware",
     # A lost database connection on a page outside the API: 503 and the pool swept.
     "escashop.db_health.DatabaseLostMiddleware",
 ]
@@ -337,6 +341,10 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     # An inactive user's tokens stop working at once (401), not when they expire.
     "CHECK_USER_IS_ACTIVE": True,
+    # So do the tokens of a user whose password changed: each carries a hash of the password
+    # hash it was made with (checked on access tokens by simplejwt, on refresh tokens by
+    # escashop.auth_api.RefreshSerializer).
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -185,3 +185,15 @@ async def test_reauthenticating_picks_up_new_roles(clients, sales, sales2, make_
     queued = await db(make_transaction)("100.00", created_by=sales2)
     (frame,) = await client.receive_events(1)
     assert frame["data"]["transactionId"] == queued.pk
+
+
+async def test_a_token_made_before_a_password_change_closes_4401(clients, sales):
+    token = await db(access_token)(sales)
+
+    def change_password():
+        sales.set_password("another-password-789")
+        sales.save()
+
+    await db(change_password)()
+    client = await clients.open(token=token, via="frame")
+    assert await client.receive_close() == CloseCode.UNAUTHENTICATED

@@ -81,6 +81,17 @@ export class ApiClient {
     this._store({ access: body.access, refresh: body.refresh });
   }
 
+  /**
+   * Log out: forget the tokens here at once, and ask the server to refuse the refresh token
+   * from now on (best effort: offline, it stays valid until it expires).
+   */
+  logout() {
+    const refresh = this.session?.refresh;
+    this.clear();
+    if (!refresh) return Promise.resolve();
+    return this._fetchJson("POST", "/auth/logout/", { refresh }, null).catch(() => {});
+  }
+
   /** Forget the tokens (logout, or the refresh token was refused). */
   clear() {
     clearTimeout(this._timer);
