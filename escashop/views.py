@@ -7,6 +7,7 @@ visibility policy), and ``/ws/`` keeps them live. See docs/shop-ui.md.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -29,7 +30,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 @require_safe
 def shop(request: HttpRequest) -> HttpResponse:
-    response = render(request, "shop/index.html")
+    response = render(request, "shop/index.html", {"time_zone": settings.TIME_ZONE})
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     # The shell is tiny; never let a cache serve a page that points at old module versions.
     response["Cache-Control"] = "no-store"

@@ -94,9 +94,16 @@ def open_shop(browser, daphne_server):
     contexts = []
 
     def open_(
-        user, *, via_form: bool = False, password: str | None = None, viewport=(1280, 800)
+        user,
+        *,
+        via_form: bool = False,
+        password: str | None = None,
+        viewport=(1280, 800),
+        timezone_id: str | None = None,
     ) -> ShopPage:
-        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, timezone_id=timezone_id
+        )
         context.set_default_timeout(PAGE_TIMEOUT_MS)
         contexts.append(context)
         if not via_form:

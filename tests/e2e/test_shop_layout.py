@@ -18,6 +18,7 @@ from django.core.management import call_command
 
 from payments.services import settlement_record
 from transactions.models import Transaction
+from transactions.services import customer_create, transaction_create
 
 from .helpers import off_loop
 
@@ -63,3 +64,45 @@ def test_demo_data_fits_desktop_and_tablet_widths(open_shop):
         box = button.bounding_box()
         assert box is not None and box["x"] + box["width"] <= 800 and box["height"] >= 30
     assert shop.errors == []
+
+
+PAGE_FITS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def test_on_a_phone_only_the_table_scrolls_sideways_and_dialogs_fit(
+    open_shop, cashier, make_transaction
+):
+    """The header's visually hidden "Actions" text sat outside the table's scroll box and
+    widened the page to about 600 px: the page panned and dialogs were cut off."""
+    txn = off_loop(make_transaction, "1500.00")
+    shop = open_shop(cashier, viewport=(390, 844))
+    page = shop.page
+    shop.row(txn.or_number).wait_for()
+    assert page.evaluate(PAGE_FITS)
+    for name in ("Record payment", "Payments"):
+        shop.row(txn.or_number).get_by_role("button", name=f"{name}: {txn.or_number}").click()
+        dialog = page.locator("dialog[open]")
+        dialog.wait_for()
+        box = dialog.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
+        assert page.evaluate(PAGE_FITS), name
+        page.keyboard.press("Escape")
+        page.wait_for_function("() => !document.querySelector('dialog[open]')")
+    assert shop.errors == []
+
+
+def test_a_name_without_spaces_wraps_instead_of_pushing_the_money_away(
+    open_shop, admin_user, sales
+):
+    def make():
+        name = "Optical_" + "x" * 96  # 104 characters, no space to break at
+        customer = customer_create(name=name, contact_number="0917 555 0000")
+        return transaction_create(customer=customer, amount="2500.00", created_by=sales)
+
+    txn = off_loop(make)
+    shop = open_shop(admin_user)
+    row = shop.row(txn.or_number)
+    row.wait_for()
+    assert shop.page.evaluate(FITS)
+    actions = row.locator(".c-actions").bounding_box()
+    assert actions["x"] + actions["width"] <= 1280

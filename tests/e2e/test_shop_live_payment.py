@@ -4,10 +4,12 @@ second and without a reload; another sales agent's page never shows that transac
 from __future__ import annotations
 
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from payments.models import PaymentSettlement
+from payments.services import settlement_record
 
 from .helpers import off_loop
 
@@ -94,3 +96,47 @@ def test_payment_reaches_the_sales_agents_page_live_and_no_one_elses(
     assert txn.or_number not in other_agent.page.content()
     assert other_agent.row(other.or_number).get_attribute("data-status") == "unpaid"
     assert agent.errors == other_agent.errors == till.errors == []
+
+    # Screen readers: the agent hears the cashier's payment (a polite announcement); the
+    # cashier hears their own dialog's message, not a second one from the live event.
+    agent.page.wait_for_function(
+        "text => document.getElementById('announcer').textContent === text",
+        arg=f"{txn.or_number} is now Partial: 1,000.00 of 1,500.00 paid.",
+    )
+    till.page.wait_for_function(
+        "text => document.getElementById('announcer').textContent === text",
+        arg=f"Payment of 1,000.00 recorded on {txn.or_number}.",
+    )
+    # The keyboard stays on the row paid on (its buttons were redrawn), not the page's top.
+    focused = till.page.evaluate(
+        "() => [document.activeElement.dataset.action, document.activeElement.dataset.id]"
+    )
+    assert focused == ["pay", str(txn.pk)]
+
+
+def test_payment_times_are_the_shops_whatever_the_browsers_zone(
+    browser, open_shop, cashier, make_transaction
+):
+    """The payments list showed the browser's zone (11:11 AM in Los Angeles for a payment
+    made at 3:11 AM the next day in Manila)."""
+    txn = off_loop(make_transaction, "1500.00")
+    settlement = off_loop(
+        settlement_record,
+        transaction=txn,
+        amount="200.00",
+        payment_mode="cash",
+        recorded_by=cashier,
+    )
+    till = open_shop(cashier, timezone_id="America/Los_Angeles")
+    assert till.page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == (
+        "America/Los_Angeles"
+    )
+    till.row(txn.or_number).get_by_role("button", name=f"Payments: {txn.or_number}").click()
+    cell = till.page.locator(f'#payments-dialog tr[data-id="{settlement.pk}"] td').first
+    cell.wait_for()
+    shown = " ".join(cell.inner_text().split())  # ICU may use a narrow no-break space
+    local = settlement.paid_at.astimezone(ZoneInfo("Asia/Manila"))
+    hour = local.hour % 12 or 12
+    assert f"{local:%b} {local.day}, {local.year}" in shown, shown
+    assert f"{hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}" in shown, shown
+    assert till.errors == []

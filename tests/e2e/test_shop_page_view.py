@@ -23,6 +23,9 @@ def test_shop_page_is_a_shell_with_a_strict_content_security_policy(db):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
     assert response["Cache-Control"] == "no-store"
+    # The shop's time zone for the payments list, and an icon (no /favicon.ico 404).
+    assert '<body data-time-zone="Asia/Manila">' in html
+    assert 'rel="icon" href="/static/shop/favicon.svg"' in html
     # Every form control has a label.
     for control_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
         assert f'for="{control_id}"' in html, control_id
@@ -35,6 +38,7 @@ def test_shop_page_refuses_writes(db):
 def test_page_assets_are_found_by_the_static_finders():
     for path in [
         "shop/app.js",
+        "shop/favicon.svg",
         "shop/api.js",
         "shop/actions.js",
         "shop/forms.js",

@@ -50,3 +50,40 @@ def test_stale_access_token_is_refreshed_and_the_page_stays_live(
     sent = [json.loads(f) for f in auth_frames if '"authenticate"' in f]
     assert sent and all(f["token"] == fresh["access"] for f in sent)
     assert agent.errors == []
+
+
+def test_logging_out_ends_the_session_on_the_server_too(open_shop, sales, daphne_server):
+    """A refresh token copied from the tab before "Log out" is refused afterwards."""
+    agent = open_shop(sales)
+    page = agent.page
+    session = json.loads(page.evaluate("sessionStorage.getItem('escashop.session')"))
+    with page.expect_response(lambda r: r.url.endswith("/api/auth/logout/")) as logged_out:
+        page.get_by_role("button", name="Log out").click()
+    assert logged_out.value.status == 200
+    page.locator("#login-view").wait_for(state="visible")
+    assert page.evaluate("sessionStorage.getItem('escashop.session')") is None
+    refused = page.request.post(
+        f"{daphne_server.base_url}/api/auth/token/refresh/", data={"refresh": session["refresh"]}
+    )
+    assert refused.status == 401
+    assert refused.json()["code"] == "token_not_valid"
+    assert agent.errors == []
+
+
+def test_an_empty_login_form_says_what_is_missing(browser, daphne_server):
+    """It said "Request failed (400).", the server's field errors unread."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        console_errors = []
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"{daphne_server.base_url}/")
+        page.get_by_label("Username").fill("someone")
+        page.get_by_label("Password").press("Enter")
+        error = page.locator("#login-error")
+        error.wait_for()
+        assert error.inner_text() == "Enter your username and password."
+        # The only console error is the refused login itself (no missing favicon).
+        assert all("400" in text for text in console_errors), console_errors
+    finally:
+        context.close()

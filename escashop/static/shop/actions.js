@@ -23,6 +23,22 @@ export function listResults(body) {
   return Array.isArray(body) ? body : (body?.results ?? []);
 }
 
+/** The shop's time zone (settings.TIME_ZONE, on the page's body), not the browser's. */
+const SHOP_TIME_ZONE = document.body?.dataset.timeZone || undefined;
+
+/** A moment as the shop reads it: "Nov 30, 2026, 3:11 AM" in the shop's time zone. */
+export function shopTime(date) {
+  try {
+    return date.toLocaleString("en-PH", {
+      timeZone: SHOP_TIME_ZONE,
+      dateStyle: "medium",
+      timeStyle: "short",
+    });
+  } catch (err) {
+    return date.toLocaleString(); // a zone this browser does not know
+  }
+}
+
 export function setupPayDialog({ api, table, announce }) {
   const dialog = $("pay-dialog");
   const form = $("pay-form");
@@ -65,6 +81,9 @@ export function setupPayDialog({ api, table, announce }) {
       unconfirmed.delete(id);
       dialog.close();
       announce(`Payment of ${formatMoney(body.amount)} recorded on ${current.or_number}.`);
+      // The row's buttons were redrawn (the event may have come first): focus goes back to
+      // the row, to "Payments" once nothing is left to pay, not to the top of the page.
+      table.focusRow(id);
       // The websocket brings the change too; fetching it also covers a dropped connection.
       try {
         table.upsert(await api.request("GET", `/transactions/${id}/`));
@@ -194,7 +213,7 @@ export function setupPaymentsDialog({ api, table, announce, canVoid }) {
     const paidAt = new Date(s.paid_at);
     const notes = s.voided ? `Voided: ${s.void_reason}` : s.notes || "";
     for (const [text, cls] of [
-      [Number.isNaN(paidAt.getTime()) ? "" : paidAt.toLocaleString(), ""],
+      [Number.isNaN(paidAt.getTime()) ? "" : shopTime(paidAt), ""],
       [MODE_LABELS[s.payment_mode] ?? s.payment_mode, ""],
       [formatMoney(s.amount), "num"],
       [notes, ""],

@@ -7,8 +7,8 @@ import { PaymentsSocket, State } from "../realtime/payments-socket.js";
 import { setupCreateDialog, setupPayDialog, setupPaymentsDialog, listResults } from "./actions.js";
 import { ApiClient } from "./api.js";
 import { debounce } from "./forms.js";
-import { isZero } from "./money.js";
-import { TransactionsTable } from "./table.js";
+import { formatMoney, isZero } from "./money.js";
+import { STATUS_LABELS, TransactionsTable } from "./table.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -100,6 +100,8 @@ $("login-form").addEventListener("submit", async (event) => {
     error.textContent =
       err.status === 401
         ? "Wrong username or password."
+        : err.status === 400
+          ? "Enter your username and password."
         : err.status === 429
           ? `Too many attempts; try again in ${err.retryAfter ?? "a few"} seconds.`
           : err.message;
@@ -110,7 +112,7 @@ $("login-form").addEventListener("submit", async (event) => {
 });
 
 $("logout").addEventListener("click", () => {
-  api.clear();
+  api.logout();
   showLogin();
 });
 
@@ -163,10 +165,15 @@ async function loadTransactions({ more = false } = {}) {
       ? await api.request("GET", shop.nextPage)
       : await api.request("GET", "/transactions/", { query: listQuery() });
     if (seq !== shop.loadSeq) return; // a newer request (e.g. a new search) superseded it
+    const firstNew = more ? listResults(body).find((txn) => !table.has(txn.id)) : null;
+    const fromLoadMore = more && document.activeElement === $("load-more");
     if (more) table.append(listResults(body));
     else table.replaceAll(listResults(body));
     shop.nextPage = Array.isArray(body) ? null : (body?.next ?? null);
     $("load-more").hidden = !shop.nextPage;
+    // "Load more" hides itself on the last page: a keyboard user goes on from the first
+    // new row rather than from the top of the page.
+    if (fromLoadMore && firstNew && $("load-more").hidden) table.focusRow(firstNew.id, "payments");
   } catch (err) {
     if (seq !== shop.loadSeq) return;
     $("table-error").textContent = `Could not load transactions: ${err.message}`;
@@ -233,7 +240,15 @@ function startSocket() {
 function applyEvent(frame) {
   const { data } = frame;
   if (frame.type === "payment_status_updated") {
-    table.applyPaymentStatus(data);
+    if (table.applyPaymentStatus(data) && data.updatedBy !== shop.me?.display_name) {
+      // Someone else's payment, void or correction on a row on screen: screen readers hear
+      // it too (the user's own actions are announced by their dialogs).
+      const status = STATUS_LABELS[data.payment_status] ?? data.payment_status;
+      announce(
+        `${data.or_number} is now ${status}: ${formatMoney(data.paid_amount)} of ` +
+          `${formatMoney(data.amount)} paid.`,
+      );
+    }
     return;
   }
   if (frame.type !== "transaction_updated") return;
@@ -266,14 +281,28 @@ async function recheck(id, { insert }) {
   }
 }
 
+let retryTicker = null;
+
 function renderConnection(state, info) {
   const el = $("connection");
   el.dataset.state = state;
+  clearInterval(retryTicker);
   let label = info.text ?? STATE_LABELS[state] ?? state;
-  if (!info.text && info.retryInMs !== undefined && state !== State.CONNECTED) {
-    label += ` (retry in ${Math.max(1, Math.round(info.retryInMs / 1000))} s)`;
+  if (!info.text && state === State.OFFLINE && !info.final && navigator.onLine !== false) {
+    label = "Cannot reach the server"; // the browser is online: it is the server, or the way to it
   }
   el.querySelector(".connection-label").textContent = label;
+  // The countdown to the next attempt ticks every second; it is hidden from screen readers
+  // (the indicator is a live region: they hear the state changes, not each second).
+  const retry = el.querySelector(".connection-retry");
+  retry.textContent = "";
+  if (info.text || info.retryInMs === undefined || state === State.CONNECTED) return;
+  const retryAt = Date.now() + info.retryInMs;
+  const draw = () => {
+    retry.textContent = ` (retry in ${Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))} s)`;
+  };
+  draw();
+  retryTicker = setInterval(draw, 1000);
 }
 
 // --- Start ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 
 import { formatMoney, isZero, moneyString, percentPaid, progressPercent } from "./money.js";
 
-const STATUS_LABELS = { unpaid: "Unpaid", partial: "Partial", paid: "Paid" };
+export const STATUS_LABELS = { unpaid: "Unpaid", partial: "Partial", paid: "Paid" };
 
 /** The fields the table keeps, from a REST representation of a transaction. */
 function fromRest(txn) {
@@ -147,7 +147,30 @@ export class TransactionsTable {
     tr.classList.add("flash");
   }
 
+  /**
+   * Focus a row's button for `action` (its "Payments" button, or its first, when that one is
+   * gone: a paid row has no "Record payment"). False when the row is not shown.
+   */
+  focusRow(id, action = "pay") {
+    const tr = this.rows.get(Number(id))?.tr;
+    const button =
+      tr?.querySelector(`button[data-action="${action}"]`) ??
+      tr?.querySelector('button[data-action="payments"]') ??
+      tr?.querySelector("button");
+    button?.focus();
+    return Boolean(button);
+  }
+
   _draw(tr, data) {
+    // Redrawing replaces the row's buttons: keep the keyboard where it was (a live event on
+    // the row in focus would otherwise drop focus to the top of the page).
+    const focused = tr.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+    this._fill(tr, data);
+    if (focused && tr.isConnected) this.focusRow(data.id, focused);
+    return tr;
+  }
+
+  _fill(tr, data) {
     tr.dataset.id = String(data.id);
     tr.dataset.or = data.or_number;
     tr.dataset.status = data.payment_status;
