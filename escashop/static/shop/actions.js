@@ -75,6 +75,16 @@ export function setupPayDialog({ api, table, announce }) {
         } else {
           unconfirmed.set(id, key);
         }
+        if (err.status === 409) {
+          // The key of an attempt whose answer was lost, sent again with other figures: that
+          // first attempt was recorded. Say so in the shop's words, and show the row as it is.
+          $("pay-form-error").textContent =
+            "An earlier attempt at this payment, whose answer was lost, was recorded. " +
+            "Check the transaction's payments before recording another.";
+          $("pay-form-error").hidden = false;
+          api.request("GET", `/transactions/${id}/`).then((txn) => table.upsert(txn), () => {});
+          return;
+        }
         showErrors(form, "pay", err);
         return;
       }
@@ -229,7 +239,9 @@ export function setupPaymentsDialog({ api, table, announce, canVoid }) {
       button.type = "button";
       button.className = "btn btn-small btn-danger";
       button.textContent = "Void";
-      button.setAttribute("aria-label", `Void payment of ${formatMoney(s.amount)}`);
+      // Two payments of one amount must not share a name: the time tells them apart.
+      const when = Number.isNaN(paidAt.getTime()) ? "" : ` made ${shopTime(paidAt)}`;
+      button.setAttribute("aria-label", `Void payment of ${formatMoney(s.amount)}${when}`);
       button.addEventListener("click", () => startVoid(s));
       td.append(button);
     }

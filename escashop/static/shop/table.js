@@ -190,8 +190,11 @@ export class TransactionsTable {
     bar.setAttribute("role", "progressbar");
     bar.setAttribute("aria-valuemin", "0");
     bar.setAttribute("aria-valuemax", "100");
+    // Something paid, under 1 %: not "0%", which reads as nothing paid.
+    const shownText = shown === 0 && data.payment_status === "partial" ? "<1" : String(shown);
     bar.setAttribute("aria-valuenow", String(shown));
-    bar.setAttribute("aria-label", `Paid ${shown}% of ${data.or_number}`);
+    if (shownText !== String(shown)) bar.setAttribute("aria-valuetext", "less than 1%");
+    bar.setAttribute("aria-label", `Paid ${shownText}% of ${data.or_number}`);
     const fill = document.createElement("div");
     fill.className = "progress-fill";
     fill.style.width = `${percent.toFixed(2)}%`;
@@ -199,7 +202,7 @@ export class TransactionsTable {
     const pct = document.createElement("span");
     pct.className = "pct";
     pct.setAttribute("aria-hidden", "true"); // the progress bar announces it
-    pct.textContent = `${shown}%`;
+    pct.textContent = `${shownText}%`;
     status.append(badge, pct, bar);
     const actions = cell("c-actions");
     for (const { action, label, title } of this.actionsFor(data)) {
