@@ -4,7 +4,8 @@ read together with their roles.
 simplejwt loads the user (``user_model.objects.get``) and the view then asks for the roles
 (``user_roles``: the user's groups): two queries on every request. Here simplejwt's
 ``get_user`` reads the user through ``user_with_roles``, one query for both; every check
-is still simplejwt's own (user id claim, unknown user, inactive user, revoked token).
+is still simplejwt's own (user id claim, unknown user, inactive user), plus one of ours:
+a token the login made before its user's password changed is refused (``password_changed``).
 
 A token's signature and claims are verified once per process: the verified token is kept
 by its exact text, and a later request with it only has its expiry checked again (PyJWT's
@@ -17,9 +18,9 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
 from rest_framework_simplejwt.tokens import Token
-from rest_framework_simplejwt.utils import aware_utcnow
+from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 
 from transactions.selectors import user_with_roles
 
@@ -35,6 +36,29 @@ class _UsersWithRoles:
     def get(self, **lookup):
         ((field, value),) = lookup.items()
         return user_with_roles(field=field, value=value)
+
+
+#: The claim in which the login records a hash of the user's password hash (simplejwt's
+#: name for it); access tokens made from a refresh token copy it.
+PASSWORD_CLAIM = "hash_password"
+
+
+def password_claim(user) -> str:
+    return get_md5_hash_password(user.password)
+
+
+def password_changed(token: Token, user) -> bool:
+    """Whether ``token`` was made by the login before ``user``'s password last changed.
+
+    A token without the claim was not made by the login but by whoever holds the signing key
+    (an operator's script, with simplejwt's default claims): it is not checked. simplejwt's
+    ``CHECK_REVOKE_TOKEN`` refuses those, and checks access tokens only."""
+    made_under = token.payload.get(PASSWORD_CLAIM)
+    return made_under is not None and made_under != password_claim(user)
+
+
+def password_changed_error() -> AuthenticationFailed:
+    return AuthenticationFailed("The user's password has been changed.", code="password_changed")
 
 
 #: Verified tokens by their text (see the module docstring); emptied when this many.
@@ -62,6 +86,12 @@ class JWTAuthentication(authentication.JWTAuthentication):
             _verified.clear()
         _verified[key] = token
         return token
+
+    def get_user(self, validated_token: Token):
+        user = super().get_user(validated_token)
+        if password_changed(validated_token, user):
+            raise password_changed_error()
+        return user
 
 
 class JWTScheme(SimpleJWTScheme):

@@ -19,7 +19,12 @@ from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.contrib.rest_framework_simplejwt import (
+    TokenObtainPairSerializerExtension,
+    TokenRefreshSerializerExtension,
+)
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import IsAuthenticated
@@ -28,18 +33,23 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import (
-    AuthenticationFailed as TokenAuthenticationFailed,
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
 )
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import (
     TokenBlacklistView,
     TokenObtainPairView,
     TokenRefreshView,
 )
 
+from escashop.api_authentication import (
+    PASSWORD_CLAIM,
+    password_changed,
+    password_changed_error,
+    password_claim,
+)
 from transactions.choices import Role
 from transactions.selectors import user_roles
 from transactions.serializers import display_name
@@ -149,11 +159,24 @@ class LoginFailureThrottle(_LoginThrottle):
 LOGIN_ERRORS = {"post": {401: "Wrong username or password, or the account is inactive."}}
 
 
+@extend_schema_serializer(component_name="TokenObtainPair")  # simplejwt's name, as before
+class LoginSerializer(TokenObtainPairSerializer):
+    """simplejwt's, with the user's password recorded in the tokens (a hash of its hash), so
+    that a password change ends them (``escashop.api_authentication.password_changed``)."""
+
+    @classmethod
+    def get_token(cls, user):
+        token = super().get_token(user)
+        token[PASSWORD_CLAIM] = password_claim(user)
+        return token
+
+
 class LoginView(TokenObtainPairView):
     """Exchange a username and password for an access token (send it as
     ``Authorization: Bearer <access>``) and a refresh token. Throttled: 10 failed attempts a
     minute for one username, 100 attempts a minute from one address (429, ``Retry-After``)."""
 
+    serializer_class = LoginSerializer
     throttle_classes = [LoginAddressThrottle]  # and LoginFailureThrottle, taken in post()
     error_responses = LOGIN_ERRORS
 
@@ -206,23 +229,18 @@ def _too_many_logins(wait: float) -> HttpResponse:
     return response
 
 
+@extend_schema_serializer(component_name="TokenRefresh")  # simplejwt's name, as before
 class RefreshSerializer(TokenRefreshSerializer):
-    """simplejwt's, also refusing a refresh token made before its user's password changed:
-    simplejwt checks that claim (``CHECK_REVOKE_TOKEN``) on access tokens only, so the
-    refresh would succeed and hand out access tokens that are refused at once."""
+    """simplejwt's, also refusing a refresh token the login made before its user's password
+    changed (else it would hand out access tokens that are refused at once)."""
 
     def validate(self, attrs):
         token = self.token_class(attrs["refresh"])  # a TokenError is the view's 401
         user_id = token.payload.get(jwt_settings.USER_ID_CLAIM)
         found = get_user_model().objects.filter(**{jwt_settings.USER_ID_FIELD: user_id})
         user = found.only("password").first()
-        if user is not None and token.payload.get(
-            jwt_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
-            # simplejwt's exception: its body carries the code too, as for an access token.
-            raise TokenAuthenticationFailed(
-                "The user's password has been changed.", "password_changed"
-            )
+        if user is not None and password_changed(token, user):
+            raise password_changed_error()
         return super().validate(attrs)
 
 
@@ -250,12 +268,28 @@ class RefreshView(TokenRefreshView):
             ) from None
 
 
+class LoginSchema(TokenObtainPairSerializerExtension):
+    """The OpenAPI shapes of the login: drf-spectacular's for simplejwt's serializer."""
+
+    target_class = "escashop.auth_api.LoginSerializer"
+
+
+class RefreshSchema(TokenRefreshSerializerExtension):
+    target_class = "escashop.auth_api.RefreshSerializer"
+
+
 class LogoutView(TokenBlacklistView):
     """Log out: the refresh token is refused from now on (access tokens made from it run
     out within ``ESCASHOP_ACCESS_TOKEN_MINUTES``). Needs only the refresh token, so a tab
     whose access token has expired can still log out. 200 ``{}``."""
 
     error_responses = {"post": {401: "The refresh token is invalid, expired or logged out."}}
+
+    @extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Logged out: `{}`.")}
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 class MeSerializer(serializers.Serializer):

@@ -188,7 +188,9 @@ async def test_reauthenticating_picks_up_new_roles(clients, sales, sales2, make_
 
 
 async def test_a_token_made_before_a_password_change_closes_4401(clients, sales):
-    token = await db(access_token)(sales)
+    from escashop.auth_api import LoginSerializer
+
+    token = str((await db(LoginSerializer.get_token)(sales)).access_token)
 
     def change_password():
         sales.set_password("another-password-789")
