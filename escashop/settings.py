@@ -6,13 +6,14 @@ With nothing set it runs on SQLite and the in-memory channel layer. See README
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
-from environs import Env, validate
+from environs import Env, ValidationError, validate
 
 from escashop.redis_config import redis_layout
 
@@ -30,6 +31,13 @@ env = Env()
 #: Counts that cannot be negative (seconds, sizes, lifetimes); every number setting has a range.
 AT_LEAST_0 = validate.Range(min=0)
 AT_LEAST_1 = validate.Range(min=1)
+
+
+def _finite(value: float) -> None:
+    """NaN passes every range check (each comparison with it is false): refuse it, and inf."""
+    if not math.isfinite(value):
+        raise ValidationError("Must be a finite number.")
+
 
 DEBUG = env.bool("DJANGO_DEBUG", False)
 HTTPS = env.bool("DJANGO_HTTPS", False)
@@ -141,7 +149,9 @@ if env.bool("DJANGO_DB_POOL", False):
         "min_size": env.int("DJANGO_DB_POOL_MIN", 2, validate=AT_LEAST_0),
         "max_size": env.int("DJANGO_DB_POOL_MAX", 20, validate=AT_LEAST_1),
         "timeout": env.float(
-            "DJANGO_DB_POOL_TIMEOUT", 10.0, validate=validate.Range(min=0, min_inclusive=False)
+            "DJANGO_DB_POOL_TIMEOUT",
+            10.0,
+            validate=[_finite, validate.Range(min=0, min_inclusive=False)],
         ),
     }
     if _pool["max_size"] < _pool["min_size"]:
@@ -384,5 +394,5 @@ SPECTACULAR_SETTINGS = {
 # Polling clients of /api/payment-events/ get an event only once it is this old. Not needed
 # for correctness (event ids commit in id order, realtime/events.py), so 0 by default.
 ESCASHOP_EVENT_POLL_SETTLE_SECONDS = env.float(
-    "ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 0.0, validate=validate.Range(min=0, max=60)
+    "ESCASHOP_EVENT_POLL_SETTLE_SECONDS", 0.0, validate=[_finite, validate.Range(min=0, max=60)]
 )

@@ -179,6 +179,8 @@ def test_numbers_out_of_range_fail_loudly_naming_the_variable():
         {**pool, "DJANGO_DB_POOL_MAX": "0"},
         {**pool, "DJANGO_DB_POOL_TIMEOUT": "-3"},
         {**pool, "DJANGO_DB_POOL_TIMEOUT": "0"},
+        {**pool, "DJANGO_DB_POOL_TIMEOUT": "nan"},
+        {"ESCASHOP_EVENT_POLL_SETTLE_SECONDS": "nan"},
     ]
     for case in cases:
         result = _manage("check", DJANGO_DEBUG="1", **case)
