@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.fresh_python import manage
+
 DEPLOY_KEY = "k3Jr9-deploy-test-key-that-is-long-and-random-enough-0123456789abcdefXYZ"
 
 
-def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_URL", "ESCASHOP_"))
-    }
-    base.update(env)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_secret_key_is_required_when_debug_is_off():
-    result = _manage("check")
+    result = manage("check")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
 def test_debug_runs_with_nothing_else_set():
-    result = _manage("check", DJANGO_DEBUG="1")
+    result = manage("check", DJANGO_DEBUG="1")
     assert result.returncode == 0, result.stderr
 
 
 def test_bad_boolean_fails_loudly():
-    result = _manage("check", DJANGO_DEBUG="perhaps")
+    result = manage("check", DJANGO_DEBUG="perhaps")
     assert result.returncode != 0
     assert "DJANGO_DEBUG" in result.stderr
 
@@ -63,7 +44,7 @@ def test_blank_variables_mean_their_defaults():
         ],
         "",
     )
-    result = _manage("shell", "-c", code, DJANGO_DEBUG=" ", DJANGO_SECRET_KEY=DEPLOY_KEY, **blank)
+    result = manage("shell", "-c", code, DJANGO_DEBUG=" ", DJANGO_SECRET_KEY=DEPLOY_KEY, **blank)
     assert result.returncode == 0, result.stderr
     # The last line: Django's shell may first say what it imported.
     assert result.stdout.splitlines()[-1].split() == [
@@ -77,13 +58,13 @@ def test_blank_variables_mean_their_defaults():
 
 
 def test_blank_secret_key_is_still_refused_when_debug_is_off():
-    result = _manage("check", DJANGO_SECRET_KEY="")
+    result = manage("check", DJANGO_SECRET_KEY="")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
 def test_check_deploy_is_clean_with_https_on():
-    result = _manage(
+    result = manage(
         "check",
         "--deploy",
         "--fail-level",
@@ -97,13 +78,13 @@ def test_check_deploy_is_clean_with_https_on():
 
 
 def test_unknown_channel_layer_flavour_fails_loudly():
-    result = _manage("check", DJANGO_DEBUG="1", ESCASHOP_CHANNEL_LAYER="fastest")
+    result = manage("check", DJANGO_DEBUG="1", ESCASHOP_CHANNEL_LAYER="fastest")
     assert result.returncode != 0
     assert "ESCASHOP_CHANNEL_LAYER" in result.stderr
 
 
 def test_host_lists_ignore_spaces_after_commas():
-    result = _manage(
+    result = manage(
         "shell",
         "-c",
         "from django.conf import settings as s; print(s.ALLOWED_HOSTS, s.CSRF_TRUSTED_ORIGINS)",
@@ -118,7 +99,7 @@ def test_host_lists_ignore_spaces_after_commas():
 
 def test_retention_days_must_be_a_sensible_number():
     for days in ("0", "-1", "1000000"):
-        result = _manage("check", DJANGO_DEBUG="1", ESCASHOP_EVENT_RETENTION_DAYS=days)
+        result = manage("check", DJANGO_DEBUG="1", ESCASHOP_EVENT_RETENTION_DAYS=days)
         assert result.returncode != 0
         assert "ESCASHOP_EVENT_RETENTION_DAYS" in result.stderr
 
@@ -137,7 +118,7 @@ def test_the_defaults_are_the_specs_numbers():
         "print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], s.ESCASHOP_EVENT_RETENTION_DAYS, "
         "p.AUTH_TIMEOUT_SECONDS, p.RATE_LIMIT_FRAMES, p.RATE_LIMIT_SECONDS)"
     )
-    printed = _printed(_manage("shell", "-c", code, DJANGO_DEBUG="1"))
+    printed = _printed(manage("shell", "-c", code, DJANGO_DEBUG="1"))
     assert printed == "{'login_username': '10/min', 'login_address': '100/min'} 7 10.0 100 10.0"
 
 
@@ -150,7 +131,7 @@ def test_https_redirects_unless_the_proxy_says_https():
         "proxied = c.get('/api/auth/me/', headers={'X-Forwarded-Proto': 'https'}); "
         "print(plain.status_code, plain.headers.get('Location'), proxied.status_code)"
     )
-    result = _manage(
+    result = manage(
         "shell",
         "-c",
         code,
@@ -183,14 +164,14 @@ def test_numbers_out_of_range_fail_loudly_naming_the_variable():
         {"ESCASHOP_EVENT_POLL_SETTLE_SECONDS": "nan"},
     ]
     for case in cases:
-        result = _manage("check", DJANGO_DEBUG="1", **case)
+        result = manage("check", DJANGO_DEBUG="1", **case)
         assert result.returncode != 0, case
         assert list(case)[-1] in result.stderr, (case, result.stderr[-500:])
 
 
 def test_pool_max_below_min_is_refused_at_start():
     """psycopg refused it only at each request's first query, with /healthz still 200."""
-    result = _manage(
+    result = manage(
         "check",
         DJANGO_DEBUG="1",
         DATABASE_URL="postgres://u@127.0.0.1:1/x",
@@ -205,27 +186,27 @@ def test_postgresql_connections_give_up_connecting():
     """A PostgreSQL that accepts and never answers must not hold a request for ever."""
     code = "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS'])"
     url = "postgres://u@127.0.0.1:1/x"
-    printed = _printed(_manage("shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url))
+    printed = _printed(manage("shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url))
     assert "'connect_timeout': 10" in printed
     printed = _printed(
-        _manage(
+        manage(
             "shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url, DJANGO_DB_CONNECT_TIMEOUT="3"
         )
     )
     assert "'connect_timeout': 3" in printed
     # One given in the URL wins.
     printed = _printed(
-        _manage("shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url + "?connect_timeout=7")
+        manage("shell", "-c", code, DJANGO_DEBUG="1", DATABASE_URL=url + "?connect_timeout=7")
     )
     assert "'connect_timeout': 7" in printed or "'connect_timeout': '7'" in printed
 
 
 def test_log_level_any_case_and_time_zone_are_checked():
     code = "from django.conf import settings as s; print(s.LOGGING['root']['level'], s.TIME_ZONE)"
-    printed = _printed(_manage("shell", "-c", code, DJANGO_DEBUG="1", DJANGO_LOG_LEVEL="debug"))
+    printed = _printed(manage("shell", "-c", code, DJANGO_DEBUG="1", DJANGO_LOG_LEVEL="debug"))
     assert printed == "DEBUG Asia/Manila"
     for name, value in [("DJANGO_LOG_LEVEL", "loud"), ("DJANGO_TIME_ZONE", "Mars/Base")]:
-        result = _manage("check", DJANGO_DEBUG="1", **{name: value})
+        result = manage("check", DJANGO_DEBUG="1", **{name: value})
         assert result.returncode != 0
         assert name in result.stderr and value in result.stderr
 
@@ -244,7 +225,7 @@ def test_a_database_that_never_answers_is_a_503_once_connecting_gives_up():
             "content_type='application/json'); "
             "print(r.status_code, r.headers.get('Retry-After'), time.monotonic() - started)"
         )
-        result = _manage(
+        result = manage(
             "shell",
             "-c",
             code,

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from realtime.metrics import FRAMES_SENT, HEALTH_CHECK_FAILURES, WS_CONNECTIONS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.fresh_python import manage
 
 
 def _samples(client) -> dict[tuple[str, tuple], float]:
@@ -73,18 +67,7 @@ def test_every_labelled_series_exists_from_the_start():
         "            ('_created', '_bucket')):\n"
         "            print(s.name, *sorted(s.labels.values()), s.value)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=ROOT,
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ESCASHOP_"))},
-            "DJANGO_DEBUG": "1",
-            "DJANGO_ALLOWED_HOSTS": "testserver",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = manage("shell", "-c", code, DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="testserver")
     assert result.returncode == 0, result.stderr
     printed = set(result.stdout.splitlines())
     for line in [

@@ -165,10 +165,11 @@ async function loadTransactions({ more = false } = {}) {
       ? await api.request("GET", shop.nextPage)
       : await api.request("GET", "/transactions/", { query: listQuery() });
     if (seq !== shop.loadSeq) return; // a newer request (e.g. a new search) superseded it
-    const firstNew = more ? listResults(body).find((txn) => !table.has(txn.id)) : null;
+    const results = listResults(body);
+    const firstNew = more ? results.find((txn) => !table.has(txn.id)) : null;
     const fromLoadMore = more && document.activeElement === $("load-more");
-    if (more) table.append(listResults(body));
-    else table.replaceAll(listResults(body));
+    if (more) table.append(results);
+    else table.replaceAll(results);
     shop.nextPage = Array.isArray(body) ? null : (body?.next ?? null);
     $("load-more").hidden = !shop.nextPage;
     // "Load more" hides itself on the last page: a keyboard user goes on from the first
