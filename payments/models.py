@@ -14,6 +14,9 @@ from escashop.compiled_query import CompiledSaveMixin
 from transactions.choices import MAX_AMOUNT, PaymentMode
 from transactions.models import Transaction, money_field
 
+#: The longest note or void reason taken, by the API and the admin alike.
+NOTE_MAX_LENGTH = 2000
+
 
 class PaymentSettlement(CompiledSaveMixin, models.Model):
     transaction = models.ForeignKey(

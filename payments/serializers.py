@@ -11,7 +11,7 @@ from transactions.serializers import (
     money_representation,
 )
 
-from .models import PaymentSettlement
+from .models import NOTE_MAX_LENGTH, PaymentSettlement
 
 
 class SettlementSerializer(serializers.ModelSerializer):
@@ -65,12 +65,14 @@ class SettlementCreateSerializer(serializers.Serializer):
 
     amount = MoneyField(help_text="At most the transaction's remaining balance.")
     payment_mode = serializers.ChoiceField(choices=PaymentMode.choices)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, default=""
+    )
 
 
 class SettlementVoidSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=2000,
+        max_length=NOTE_MAX_LENGTH,
         help_text="Why the payment is voided (required, not blank).",
         error_messages={"blank": "A reason is required to void a payment."},
     )

@@ -93,7 +93,7 @@ def _settlement_record_locked(
     txn = transaction_lock(transaction_id=transaction_id)
     if not transaction_visible_to(recorded_by, txn):
         raise TransactionHidden("This transaction is handled by another cashier.")
-    refusal = _balance_refusal(txn, amount)
+    refusal = settlement_balance_refusal(txn, amount)
     if refusal is not None:
         # A retry of a payment that used up the balance must still get its first result.
         existing = _existing(recorded_by, idempotency_key)
@@ -121,7 +121,8 @@ def _settlement_record_locked(
     return settlement
 
 
-def _balance_refusal(txn: Transaction, amount: Decimal) -> str | None:
+def settlement_balance_refusal(txn: Transaction, amount: Decimal) -> str | None:
+    """Why ``amount`` cannot be paid on ``txn`` as read (None when it can)."""
     if txn.balance_amount <= 0:
         return "This transaction is fully paid; the remaining balance is 0.00."
     if amount > txn.balance_amount:

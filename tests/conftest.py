@@ -63,6 +63,19 @@ def inactive(db) -> User:
 
 
 @pytest.fixture
+def staff(admin_user, cashier, sales, sales2):
+    """The cast above as staff (they may open the Django admin), with the role groups'
+    admin permissions granted; the admin (``ada``) is returned."""
+    for user in (admin_user, cashier, sales, sales2):
+        user.is_staff = True
+        user.save()
+    from transactions.roles import role_permissions_sync
+
+    role_permissions_sync()
+    return admin_user
+
+
+@pytest.fixture
 def customer(db) -> Customer:
     return customer_create(name="Juan Dela Cruz", contact_number="0917 123 4567")
 

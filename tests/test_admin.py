@@ -11,28 +11,12 @@ from django.urls import reverse
 
 from payments.models import PaymentSettlement
 from payments.services import settlement_record
+from tests.support.admin import pay_in_admin
 from transactions.choices import PaymentStatus
 from transactions.models import Transaction
 from transactions.services import transaction_update
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(admin_user, cashier, sales, sales2):
-    for user in (admin_user, cashier, sales, sales2):
-        user.is_staff = True
-        user.save()
-    from transactions.roles import role_permissions_sync
-
-    role_permissions_sync()
-    return admin_user
-
-
-def pay_in_admin(client, transaction_id: int, amount: str, *, follow: bool = False, **fields):
-    """POST the admin's add-payment form (cash unless ``payment_mode`` says otherwise)."""
-    data = {"transaction": transaction_id, "amount": amount, "payment_mode": "cash", **fields}
-    return client.post(reverse("admin:payments_paymentsettlement_add"), data, follow=follow)
 
 
 def test_admin_changelist_lists_and_searches(client, staff, make_transaction):

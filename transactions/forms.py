@@ -7,6 +7,7 @@ import re
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 
@@ -33,6 +34,8 @@ class MoneyFormField(forms.DecimalField):
             raise ValidationError(self.error_messages["required"], code="required")
 
 
+NUL = "\x00"
+
 ID_TEXT = re.compile(r"[0-9]{1,19}")
 
 
@@ -56,7 +59,23 @@ class IdAutocompleteSelect(AutocompleteSelect):
 class IdInputAdminMixin:
     """A ModelAdmin whose id inputs take only ids: a hand-made POST with anything else in
     an autocomplete field or among the changelist's selected rows gets a form error or a
-    message, where Django's own code raised a 500."""
+    message, where Django's own code raised a 500. Its list page and autocomplete answers
+    likewise refuse what PostgreSQL cannot compare: a NUL character in a filter or search
+    (``?notes__contains=%00``), a date drill-down past year 9999."""
+
+    def get_changelist_instance(self, request):
+        # Django's list page answers IncorrectLookupParameters with its own "?e=1" page.
+        if any(NUL in key or NUL in value for key, value in request.GET.items()):
+            raise IncorrectLookupParameters("A filter holds a NUL character.")
+        try:
+            return super().get_changelist_instance(request)
+        except OverflowError as exc:  # the date drill-down's next month, past year 9999
+            raise IncorrectLookupParameters(str(exc)) from exc
+
+    def get_search_results(self, request, queryset, search_term):
+        if NUL in search_term:  # the autocomplete's ``term`` as the list's ``q``: no match
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
@@ -71,6 +90,23 @@ class IdInputAdminMixin:
             self.message_user(request, message, messages.WARNING)
             return None  # the changelist again, with the message
         return super().response_action(request, queryset)
+
+
+def shown_values(form: forms.BaseForm, names) -> dict:
+    """What the page showed of the fields ``names`` (with ``show_hidden_initial``, their
+    hidden ``initial-*`` inputs), read as each field reads input; one missing or unreadable
+    (a hand-made POST) is left out."""
+    shown = {}
+    for name in names:
+        bound = form[name]
+        raw = form.data.get(bound.html_initial_name)
+        if raw is None:
+            continue
+        try:
+            shown[name] = bound.field.to_python(raw)
+        except ValidationError:
+            continue
+    return shown
 
 
 class TransactionAddForm(forms.ModelForm):

@@ -27,7 +27,6 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "transactions.delete_transaction",
         "payments.view_paymentsettlement",
         "payments.add_paymentsettlement",
-        "payments.change_paymentsettlement",
         "realtime.view_paymentevent",
     ],
     Role.CASHIER: [

@@ -7,7 +7,9 @@ from inside the same database transaction, and reach websockets only after it co
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -208,10 +210,17 @@ def transaction_update(
     updated_by: AbstractBaseUser,
     amount: Decimal | str | None = None,
     cashier: AbstractBaseUser | object | None = _UNCHANGED,
+    shown: Mapping[str, Any] | None = None,
 ) -> Transaction:
-    """Admin corrections: the amount (never below what is paid) and the handling cashier."""
+    """Admin corrections: the amount (never below what is paid) and the handling cashier.
+
+    ``shown``: what the caller's page showed of the fields it corrects (``amount``, the
+    ``cashier`` user or None). A correction made on a page that another correction of the
+    same field has since made stale is refused, instead of silently undoing it.
+    """
     transaction_change_check(updated_by)
     txn = transaction_lock(transaction_id=transaction.pk)
+    _stale_check(txn, shown or {})
     if amount is not None:
         amount = money_parse(amount)
         if amount < txn.paid_amount:
@@ -227,6 +236,22 @@ def transaction_update(
     txn.change_actor = updated_by
     txn.save()
     return txn
+
+
+def _stale_check(txn: Transaction, shown: Mapping[str, Any]) -> None:
+    """Refuse a correction of a field whose stored value is no longer what the page showed."""
+    if "amount" in shown and shown["amount"] != txn.amount:
+        raise ValidationError(
+            {"amount": [f"{STALE} The amount is now {txn.amount}, not {shown['amount']}."]}
+        )
+    if "cashier" in shown:
+        was = shown["cashier"].pk if shown["cashier"] is not None else None
+        if was != txn.cashier_id:
+            now = txn.cashier.get_username() if txn.cashier is not None else "nobody"
+            raise ValidationError({"cashier": [f"{STALE} The cashier is now {now}."]})
+
+
+STALE = "Someone else changed this since the page was opened: reload it and check."
 
 
 def transaction_change_check(user: AbstractBaseUser) -> None:
