@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connections, router
 from django.db import transaction as db_transaction
 from django.utils import timezone
@@ -292,11 +294,31 @@ def _event_row(draft: EventDraft, topic: str, now) -> PaymentEvent:
     )
 
 
+def log_origin() -> str:
+    """Which event log a channel-layer message comes from: a digest of the secret key and
+    the database's name, which every process of one deployment shares (the same tokens must
+    verify everywhere, the same log is read everywhere), and another deployment does not.
+
+    Event ids mean something only within one log. Two deployments on one Redis server with
+    the same ``ESCASHOP_CHANNEL_PREFIX`` hear each other (Redis Pub/Sub channels ignore the
+    database number of ``REDIS_URL``): a foreign event 33 would be taken for this log's 33,
+    and this log's own 33 then dropped as its copy. The relay drops messages of another
+    origin instead (``realtime.relay``), and says so.
+    """
+    return _origin(settings.SECRET_KEY, str(connections["default"].settings_dict["NAME"]))
+
+
+@functools.lru_cache(maxsize=8)
+def _origin(secret_key: str, database: str) -> str:
+    return hashlib.sha256(f"escashop-log\0{secret_key}\0{database}".encode()).hexdigest()[:16]
+
+
 def channel_message(events: Sequence[PaymentEvent]) -> dict:
     """What travels through the channel layer: events of one change, in id order, each
-    the ready-made frame plus routing facts."""
+    the ready-made frame plus routing facts, and the log they come from."""
     return {
         "type": MESSAGE_TYPE,
+        "origin": log_origin(),
         "events": [
             {
                 "event_id": event.pk,

@@ -18,6 +18,10 @@ CHANNEL_LAYER_SEND_FAILURES = Counter(
     "escashop_channel_layer_send_failures_total",
     "group_send calls that failed after commit (clients then get the event from the log).",
 )
+FOREIGN_MESSAGES = Counter(
+    "escashop_channel_layer_foreign_messages_total",
+    "Channel-layer messages dropped as another deployment's (same Redis and channel prefix).",
+)
 FRAMES_SENT = Counter(
     "escashop_ws_event_frames_sent_total",
     "Event frames sent to websocket clients, by how they were found.",

@@ -47,8 +47,10 @@ from .delivery import (
     db_read,
     reads_share_the_sync_thread,
 )
+from .events import log_origin
 from .groups import EVENTS_GROUP
 from .layer import ResilientLayer
+from .metrics import FOREIGN_MESSAGES
 from .selectors import payment_events_after, payment_log_newest
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ CATCH_UP_PAGES = 20
 #: way is clear, so a database outage during a burst does not grow the process without
 #: bound.
 MAX_PENDING = CATCH_UP_PAGES * PAGE
+#: At most one warning this often about messages from another deployment.
+FOREIGN_WARNING_SECONDS = 60.0
 
 
 class LiveRelay:
@@ -96,6 +100,7 @@ class LiveRelay:
         #: as busy, and the access check would refuse to wait for it (asgiref's deadlock
         #: guard) on SQLite, where database reads share that thread.
         self.context = contextvars.copy_context()
+        self.foreign_warned_at = -FOREIGN_WARNING_SECONDS
 
     # -- membership ------------------------------------------------------------------------
     async def join(self, conn: ConnectionDelivery) -> None:
@@ -179,7 +184,12 @@ class LiveRelay:
                 served.set()
 
     async def dispatch(self, message: dict, *, served: threading.Event | None = None) -> None:
-        """One channel-layer message (the events of one change, in id order)."""
+        """One channel-layer message (the events of one change, in id order). One from
+        another deployment's log (``realtime.events.log_origin``) is dropped: its ids are
+        not this log's."""
+        if message.get("origin") != log_origin():
+            self._foreign_message()
+            return
         if self.next_id is None:
             return
         envs = [
@@ -189,6 +199,18 @@ class LiveRelay:
             if item["event_id"] >= self.next_id and item["event_id"] not in self.pending
         ]
         await self.accept(envs, counter=SENT_LIVE, served=served)
+
+    def _foreign_message(self) -> None:
+        FOREIGN_MESSAGES.inc()
+        now = time.monotonic()
+        if now - self.foreign_warned_at >= FOREIGN_WARNING_SECONDS:
+            self.foreign_warned_at = now
+            logger.warning(
+                "live relay: dropped a channel-layer message of another deployment (another "
+                "database or DJANGO_SECRET_KEY) sharing this Redis and channel prefix; give "
+                "each deployment its own ESCASHOP_CHANNEL_PREFIX (Redis Pub/Sub ignores the "
+                "database number in REDIS_URL)"
+            )
 
     async def accept(
         self,

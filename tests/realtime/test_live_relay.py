@@ -4,8 +4,11 @@ others."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from channels.layers import get_channel_layer
+from prometheus_client import REGISTRY
 
 from realtime.groups import EVENTS_GROUP
 from realtime.relay import current_relay
@@ -102,6 +105,45 @@ async def test_an_event_committed_here_reaches_local_screens_without_the_layer(
     for _group, message in published:
         await relay.dispatch(message)
     await watcher.nothing(0.5)
+
+
+async def test_a_message_from_another_deployments_log_is_dropped(
+    clients, admin_user, cashier, make_transaction, settings, monkeypatch, caplog
+):
+    # Two deployments on one Redis server with one channel prefix hear each other (Pub/Sub
+    # ignores REDIS_URL's database number): their event ids are not ours. Taken in, their
+    # next event would reach our screens, and ours with the same id would be dropped as
+    # its copy (realtime.events.log_origin).
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    txn = await db(make_transaction)("1000.00")
+    watcher = await clients.open(user=admin_user)
+    await watcher.subscribe("payment_status")
+    published: list[dict] = []
+
+    async def publish_nowhere(group: str, message: dict) -> None:
+        published.append(message)
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", publish_nowhere)
+    await pay(txn, cashier)
+    await watcher.receive_events(1)
+    theirs = copy.deepcopy(published[0])
+    theirs["origin"] = "another-log"
+    for item in theirs["events"]:  # the ids our next change will take
+        item["event_id"] += len(theirs["events"])
+    dropped = REGISTRY.get_sample_value("escashop_channel_layer_foreign_messages_total")
+    await current_relay().dispatch(theirs)
+    await current_relay().dispatch(theirs)
+    await watcher.nothing(0.3)
+    ours = await pay(txn, cashier)
+    (frame,) = await watcher.receive_events(1)
+    assert frame["data"]["settlement"]["id"] == ours.pk
+    assert frame["event_id"] == theirs["events"][0]["event_id"]  # the id both logs used
+    assert REGISTRY.get_sample_value("escashop_channel_layer_foreign_messages_total") == (
+        dropped + 2
+    )
+    warnings = [r for r in caplog.records if "another deployment" in r.getMessage()]
+    assert len(warnings) == 1  # at most one a minute
+    assert "ESCASHOP_CHANNEL_PREFIX" in warnings[0].getMessage()
 
 
 async def test_a_write_returns_once_the_screens_of_its_process_have_their_frames(
