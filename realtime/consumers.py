@@ -56,9 +56,13 @@ def _subscribe_facts(user_id: int) -> tuple[int, int, frozenset[Role] | None]:
     return newest, pruned_through, users_roles(user_ids=[user_id])[user_id]
 
 
+class _NotJson(ValueError):
+    pass
+
+
 def _not_json(name: str) -> None:
     """``NaN``, ``Infinity`` and ``-Infinity``: Python's extension, not JSON (RFC 8259)."""
-    raise ValueError(f"{name} is not JSON")
+    raise _NotJson(f"{name} is not JSON")
 
 
 def _main_role(roles: frozenset[Role]) -> str:
@@ -163,8 +167,13 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data, parse_constant=_not_json)
-        except (ValueError, RecursionError):
+        except (json.JSONDecodeError, _NotJson):
             await self.close_with(CloseCode.PROTOCOL_ERROR)
+            return
+        except (ValueError, RecursionError):
+            # JSON, but past what Python reads: a number of more than 4,300 digits, or
+            # nesting deeper than the recursion limit. Not a valid request: an error frame.
+            await self._error("bad_request", "A number too long or nesting too deep to read.")
             return
         try:
             await self.receive_json(content)

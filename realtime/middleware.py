@@ -33,7 +33,8 @@ def handshake_token(scope: dict) -> str | None:
                 return token.strip()
             if scheme.lower() not in BROWSER_SCHEMES:
                 return ""  # another scheme: a token was offered, and it is not one we accept
-    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    # Blank kept: an empty ``?token=`` is a token offered (and refused, 4401), not none.
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"), keep_blank_values=True)
     tokens = query.get("token")
     return tokens[0] if tokens else None
 

@@ -62,6 +62,8 @@ async def test_bad_tokens_close_4401(clients, sales, via, make_token):
 async def test_garbage_and_foreign_scheme_close_4401(clients):
     client = await clients.open(token="not-a-jwt", via="query")
     assert await client.receive_close() == CloseCode.UNAUTHENTICATED
+    client = await clients.open(token="", via="query")  # offered, and empty: not "none"
+    assert await client.receive_close() == CloseCode.UNAUTHENTICATED
     client = await clients.open(headers=[(b"authorization", b"Token c2FtOnB3")])
     assert await client.receive_close() == CloseCode.UNAUTHENTICATED
 
