@@ -41,8 +41,9 @@ class SchemaView(SpectacularAPIView):
 
 @csrf_exempt  # any method: a POST to a wrong URL is a 404 too, not a CSRF failure
 def not_found(request, path: str = "") -> JsonResponse:
-    """Unknown URLs under /api/ answer in the API's shape, not with Django's HTML page. Only
-    paths ending in a slash: a missing slash still gets APPEND_SLASH's redirect."""
+    """Unknown URLs under /api/ (``/api/`` itself included) answer in the API's shape, not
+    with Django's HTML page. Only paths ending in a slash: a missing slash still gets
+    APPEND_SLASH's redirect (301) to the URL with it."""
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
@@ -60,5 +61,5 @@ urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include(router.urls)),
-    re_path(r"^(?P<path>.*/)$", not_found),
+    re_path(r"^(?P<path>.*/)?$", not_found),  # /api/ itself too
 ]

@@ -56,7 +56,9 @@ def test_unexpected_exceptions_are_left_to_django(db):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/api/nothing-here/", "/api/transactions/abc/settlements/"])
+@pytest.mark.parametrize(
+    "path", ["/api/", "/api/nothing-here/", "/api/transactions/abc/settlements/"]
+)
 def test_unknown_api_urls_are_json_404(client, path):
     resp = client.get(path)
     assert resp.status_code == 404

@@ -129,6 +129,35 @@ def test_pagination_and_its_cap(api, admin_user, make_transaction):
     assert client.get("/api/transactions/?page_size=2&page=4").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page_size=0", "page_size"),
+        ("page_size=-1", "page_size"),
+        ("page_size=abc", "page_size"),
+        ("page_size=2.5", "page_size"),
+        ("page_size=%D9%A3", "page_size"),  # an Arabic-Indic 3: a digit, not ASCII
+        ("page=abc", "page"),
+        ("page=0", "page"),
+        ("page=-2", "page"),
+    ],
+)
+def test_a_bad_page_or_page_size_is_400_naming_it(api, admin_user, make_transaction, query, field):
+    make_transaction("1.00")
+    resp = api(admin_user).get(f"/api/transactions/?{query}")
+    assert resp.status_code == 400
+    assert list(resp.json()) == [field]
+
+
+def test_page_last_and_an_empty_page_size_still_work(api, admin_user, make_transaction):
+    for i in range(3):
+        make_transaction(f"{i + 1}.00")
+    client = api(admin_user)
+    last = client.get("/api/transactions/?page_size=2&page=last&ordering=amount").json()
+    assert [r["amount"] for r in last["results"]] == ["3.00"]
+    assert len(client.get("/api/transactions/?page_size=").json()["results"]) == 3
+
+
 def test_page_size_is_capped_at_200(api, admin_user, customer, sales):
     from transactions.models import Transaction
 
