@@ -65,7 +65,7 @@ class IdInputAdminMixin:
 
     def get_changelist_instance(self, request):
         # Django's list page answers IncorrectLookupParameters with its own "?e=1" page.
-        if any(NUL in key or NUL in value for key, value in request.GET.items()):
+        if any(NUL in key or NUL in "".join(values) for key, values in request.GET.lists()):
             raise IncorrectLookupParameters("A filter holds a NUL character.")
         try:
             return super().get_changelist_instance(request)
