@@ -305,7 +305,7 @@ def log_origin() -> str:
     and this log's own 33 then dropped as its copy. The relay drops messages of another
     origin instead (``realtime.relay``), and says so.
     """
-    return _origin(settings.SECRET_KEY, str(connections["default"].settings_dict["NAME"]))
+    return _origin(settings.SECRET_KEY, str(settings.DATABASES["default"]["NAME"]))
 
 
 @functools.lru_cache(maxsize=8)
