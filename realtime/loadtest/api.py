@@ -152,6 +152,19 @@ class ApiSession:
     def transaction_get(self, transaction_id: int) -> dict:
         return self.request("GET", f"/api/transactions/{transaction_id}/")
 
+    def settlements_list(self, transaction_id: int) -> list[dict]:
+        """Every settlement of a transaction, voided ones included, page by page."""
+        rows, page = [], 1
+        while True:
+            data = self.request(
+                "GET",
+                f"/api/transactions/{transaction_id}/settlements/?page={page}&page_size=200",
+            )
+            rows += data["results"]
+            if not data["next"]:
+                return rows
+            page += 1
+
     def settlement_create(
         self, *, transaction_id: int, amount: str, idempotency_key: str
     ) -> tuple[int, float]:

@@ -41,6 +41,10 @@ class Report:
     decoded: Delivery | None = None
     #: When (monotonic) the writing began, t=0 of the progress lines.
     writes_started: float | None = None
+    #: The same frames timed from when each write was due by the schedule (``--rate``)
+    #: rather than from when it went out: a stall of the server holds up the writes queued
+    #: behind it, whose own latency alone would hide it (coordinated omission).
+    from_due: Delivery | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,6 +101,7 @@ class Report:
             "out_of_order": self.out_of_order,
             "latency_ms": _latency_figures(d),
             "latency_decoded_ms": _latency_figures(self.decoded),
+            "latency_from_due_ms": _latency_figures(self.from_due),
             "slowest_post_at_s": self.slowest_post_at_s,
             "server_rss_kib_per_connection": self.rss_kib_per_connection,
             "server_rss_mib": (
@@ -129,6 +134,7 @@ class Report:
             ("write errors", ", ".join(f"{k}: {v}" for k, v in self.write_errors.items()) or "0"),
             ("action-to-screen ms", _latency_row(d["latency_ms"])),
             ("  until decoded ms", _latency_row(d["latency_decoded_ms"])),
+            ("  from when due ms", _latency_row(d["latency_from_due_ms"])),
             ("slowest frame", _slowest_row(d["latency_ms"]["max"], d["slowest_post_at_s"])),
             (
                 "frames delivered",

@@ -65,7 +65,9 @@ class Runner:
     def __init__(self, config: LoadConfig, *, log: Callable[[str], None]) -> None:
         self.config = config
         self.log = log
+        #: Settlement id -> monotonic time just before its POST, and when it was due.
         self.sent_at: dict[int, float] = {}
+        self.due_at: dict[int, float] = {}
         #: When (monotonic) the writing began: t=0 of the progress lines.
         self.writes_started: float | None = None
         self.ok_per_transaction: Counter[int] = Counter()
@@ -138,7 +140,7 @@ class Runner:
             sessions[url] = ApiSession(url, token=self.tokens[self.config.writer])
         return sessions[url]
 
-    def _write_one(self, url: str, txn_id: int) -> None:
+    def _write_one(self, url: str, txn_id: int, due: float | None) -> None:
         try:
             settlement_id, started = self._session(url).settlement_create(
                 transaction_id=txn_id,
@@ -154,6 +156,10 @@ class Runner:
             return
         with self._lock:
             self.sent_at[settlement_id] = started
+            # A write held up behind a stall (the in-flight limit full, the loop late) went
+            # out after it was due: measured from when it was due too, or the stall's
+            # effect on every write queued behind it would not show (coordinated omission).
+            self.due_at[settlement_id] = started if due is None else due
             self.ok_per_transaction[txn_id] += 1
 
     async def write_phase(self, pool: ThreadPoolExecutor, watchers: list[Watcher]) -> float:
@@ -170,13 +176,15 @@ class Runner:
         n = 0
         try:
             while cfg.settlements is None or n < cfg.settlements:
+                due = None  # unthrottled: each write is due when a slot frees
                 if cfg.rate > 0:
-                    await asyncio.sleep(max(0.0, started + n / cfg.rate - time.monotonic()))
+                    due = started + n / cfg.rate
+                    await asyncio.sleep(max(0.0, due - time.monotonic()))
                 if cfg.settlements is None and time.monotonic() >= deadline:
                     break
                 await gate.acquire()
                 url = balancer.pick()
-                future = loop.run_in_executor(pool, self._write_one, url, next(txns))
+                future = loop.run_in_executor(pool, self._write_one, url, next(txns), due)
                 future.add_done_callback(lambda _f, url=url: (balancer.done(url), gate.release()))
                 pending.add(future)
                 future.add_done_callback(pending.discard)
@@ -211,7 +219,9 @@ class Runner:
         return False
 
     def check_invariants(self) -> list[str]:
-        """Each transaction's paid amount is the warm-up plus every settlement that succeeded."""
+        """Over the API, for each transaction: its paid amount is the warm-up plus every
+        settlement that succeeded, and the sum of its settlements (none voided) as the API
+        lists them; its balance is amount minus paid, its status partial."""
         cfg = self.config
         api = ApiSession(cfg.write_urls[0], token=self.tokens[cfg.writer])
         problems = []
@@ -224,9 +234,19 @@ class Runner:
             paid, balance, amount = (
                 Decimal(txn[k]) for k in ("paid_amount", "balance_amount", "amount")
             )
-            if paid != want or balance != amount - paid or txn["payment_status"] != "partial":
+            rows = api.settlements_list(txn_id)
+            listed = sum((Decimal(r["amount"]) for r in rows if not r["voided"]), Decimal(0))
+            if (
+                paid != want
+                or paid != listed
+                or len(rows) != 1 + self.ok_per_transaction[txn_id]
+                or balance != amount - paid
+                or txn["payment_status"] != "partial"
+            ):
                 problems.append(
-                    f"transaction {txn_id}: paid {paid} (expected {want}), balance {balance}"
+                    f"transaction {txn_id}: paid {paid} (expected {want}; its {len(rows)} "
+                    f"settlements listed sum to {listed}), balance {balance}, "
+                    f"status {txn['payment_status']}"
                 )
         api.close()
         return problems
@@ -286,8 +306,11 @@ class Runner:
             w.error or f"closed with {w.close_code}" for w in watchers if not w.connected
         )
         # Count now, in the window the CPU figures cover: frames that straggle in during the
-        # invariant check below are late, and count as lost.
-        delivered = delivery(self.sent_at, (w.arrivals for w in watchers))
+        # invariant check below are late, and count as lost. Only clients that subscribed
+        # are owed frames (one that never connected is a connect failure, reported as such).
+        subscribed = [w for w in watchers if w.subscribed_at is not None]
+        delivered = delivery(self.sent_at, (w.arrivals for w in subscribed))
+        from_due = delivery(self.due_at, (w.arrivals for w in subscribed))
         out_of_order = sum(w.out_of_order for w in watchers)
         # Frames per second over the span they took to arrive, which a lagging server
         # stretches past the writing.
@@ -321,6 +344,7 @@ class Runner:
             generator_cpu_seconds=own_cpu,
             measured_seconds=measured_seconds,
             idle_cpu_percent=idle_cpu_percent,
-            decoded=delivery(self.sent_at, (w.decoded for w in watchers)),
+            decoded=delivery(self.sent_at, (w.decoded for w in subscribed)),
+            from_due=from_due,
             writes_started=self.writes_started,
         )

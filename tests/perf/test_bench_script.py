@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -86,8 +87,9 @@ def test_bench_light_run_records_its_figures(bench_database_url, tmp_path):
 
 def test_bench_compare_alternates_two_versions_and_reports_each_pair(bench_database_url, tmp_path):
     """``scripts/bench compare REF PAIRS ...``: REF's code from a git worktree and this
-    tree's, PAIRS times, the order swapped every pair, and the difference of each pair
-    (here REF is this very commit)."""
+    tree's, PAIRS times, the order swapped every pair, and the difference of each pair of
+    runs (here REF is this very commit). A scenario of several runs ("light 2") is matched
+    run by run with the other side's, never with its own side's next run."""
     redis_url = require_redis()
     env = {
         **_bench_env(bench_database_url, tmp_path, free_port()),
@@ -99,27 +101,30 @@ def test_bench_compare_alternates_two_versions_and_reports_each_pair(bench_datab
     ).stdout.strip()
     worktree = tmp_path / f"compare-{head}"
     try:
-        done = _bench("compare", "HEAD", "2", "light", env=env)
+        done = _bench("compare", "HEAD", "2", "light", "2", env=env)
         assert (worktree / "scripts" / "bench").exists()
         runs = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-        assert [run["scenario"] for run in runs] == ["light"] * 4
+        assert [run["scenario"] for run in runs] == ["light"] * 8
         checkouts = [Path(run["checkout"]).resolve() for run in runs]
         ref, tree = worktree.resolve(), Path(ROOT).resolve()
-        assert checkouts == [ref, tree, tree, ref]  # REF first, then this tree first
+        # REF first, then this tree first; two runs per invocation.
+        assert checkouts == [ref, ref, tree, tree, tree, tree, ref, ref]
         assert runs[0]["commit"] == head  # the worktree: REF exactly
-        assert runs[1]["commit"].startswith(head)  # this tree (+changes when modified)
+        assert runs[2]["commit"].startswith(head)  # this tree (+changes when modified)
         assert all(run["figures"]["ok"] for run in runs)
         # Committed, REF's loadtest is this tree's; with uncommitted changes to it, REF's may
         # predate "latency_decoded_ms", and then both sides are compared by that measure.
         old = any("latency_decoded_ms" not in run["figures"] for run in runs)
-        assert ("==> 2 pairs, p50 ms until decoded:" if old else "==> 2 pairs, p50 ms:") in (
+        assert ("==> 4 pairs, p50 ms until decoded:" if old else "==> 4 pairs, p50 ms:") in (
             done.stdout
         )
         measure = "latency_decoded_ms" if old else "latency_ms"
         p50 = [run["figures"].get(measure, run["figures"]["latency_ms"])["p50"] for run in runs]
-        for difference in (p50[1] - p50[0], p50[2] - p50[3]):  # this tree's minus REF's
+        # This tree's minus REF's, the i-th run of one invocation against the i-th of the other.
+        differences = [p50[2] - p50[0], p50[3] - p50[1], p50[4] - p50[6], p50[5] - p50[7]]
+        for difference in differences:
             assert f"{difference:+8.2f}" in done.stdout
-        assert f"median difference {(p50[1] - p50[0] + p50[2] - p50[3]) / 2:+.2f}" in done.stdout
+        assert f"median difference {statistics.median(differences):+.2f}" in done.stdout
     finally:
         subprocess.run(
             ["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True

@@ -50,9 +50,48 @@ def test_short_loadtest_loses_and_duplicates_nothing(daphne_server, settings, tm
     # Decoded after the bytes arrived: never sooner, frame by frame.
     decoded = result["latency_decoded_ms"]
     assert all(decoded[q] >= result["latency_ms"][q] for q in ("p50", "p99", "max"))
+    # Timed from when each write was due: never sooner than from when it went out.
+    due = result["latency_from_due_ms"]
+    assert all(due[q] >= result["latency_ms"][q] for q in ("p50", "p99", "max"))
     printed = capsys.readouterr().out
     assert "lost / duplicated" in printed
+    assert "from when due ms" in printed
     slowest = f"{result['latency_ms']['max']:.1f} ms, its POST at t="
     assert re.search(rf"\nslowest frame +{re.escape(slowest)}", printed)
     # Its users are not left active behind it.
     assert not User.objects.filter(username__in=LOAD_USERS.values(), is_active=True).exists()
+
+
+def test_the_invariant_check_reads_the_settlements_the_api_lists(daphne_server, settings):
+    """A settlement voided or changed behind the stored total's back is found: the check
+    compares the paid amount with the settlements as the API lists them."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from payments.models import PaymentSettlement
+    from realtime.loadtest.api import Credentials
+    from realtime.loadtest.config import LoadConfig
+    from realtime.loadtest.runner import Runner
+    from realtime.loadtest.users import load_users_create
+
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    names = load_users_create(password="invariant-pass-123")
+    who = {role: Credentials(name, "invariant-pass-123") for role, name in names.items()}
+    config = LoadConfig(
+        base_url=daphne_server.base_url, creator=who["sales"], writer=who["cashier"],
+        watchers=[who["admin"]], clients=0, rate=0, settlements=6, transactions=2, in_flight=2,
+    )  # fmt: skip
+    runner = Runner(config, log=lambda _line: None)
+    runner.login_all()
+    runner.setup_transactions()
+
+    async def write() -> None:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            await runner.write_phase(pool, [])
+
+    asyncio.run(write())
+    assert runner.check_invariants() == []
+    tampered = PaymentSettlement.objects.filter(pk=max(runner.sent_at)).update(amount="500.00")
+    assert tampered == 1
+    problems = runner.check_invariants()
+    assert len(problems) == 1 and "settlements listed sum to" in problems[0]
