@@ -3,15 +3,21 @@
 The services raise Django's ``ValidationError`` (with a field dict), ``PermissionDenied`` and
 ``transactions.exceptions.DomainConflict``; the handler answers them as DRF would its own:
 400 ``{"field": ["message"]}``, 403 ``{"detail": ...}`` and 409 ``{"detail": ...}``; a body
-over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is 413 ``{"detail": ...}``.
+over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is 413 ``{"detail": ...}``. A database
+``IntegrityError`` that no service turned into one of those (a row the change refers to
+removed by a concurrent request, such as the recording user's account) is 409, logged:
+nothing was saved, and a retry sees the new state.
 ``AutoSchema`` documents those answers on every operation they can come from.
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import exceptions, status
@@ -23,6 +29,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from transactions.exceptions import DomainConflict
 
 from .db_health import database_lost
+
+logger = logging.getLogger(__name__)
 
 
 class DatabaseUnavailable(exceptions.APIException):
@@ -60,6 +68,12 @@ def exception_handler(exc, context):
         # DATA_UPLOAD_MAX_MEMORY_SIZE; left to Django it was an HTML 400.
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = BodyTooLarge(f"The request body is larger than {limit} bytes.")
+    elif isinstance(exc, IntegrityError):
+        logger.warning("a write conflicted with a concurrent one (409)", exc_info=exc)
+        exc = Conflict(
+            "This change conflicts with another made at the same moment (something it refers "
+            "to was changed or removed); nothing was saved. Reload and try again."
+        )
     elif database_lost(exc):
         # PostgreSQL restarted or is down: not a bug of this request (escashop/db_health.py).
         response = drf_exception_handler(DatabaseUnavailable(), context)

@@ -133,6 +133,9 @@ def _newest_event_sql(connection) -> str:
     )
 
 
+#: Deferred constraint checks (the foreign keys) run now, not at COMMIT (``_insert``).
+CONSTRAINTS_NOW = "SET CONSTRAINTS ALL IMMEDIATE"
+
 #: The PostgreSQL advisory lock (transaction-level) under which every change writes its
 #: events (``_insert``): the ASCII of "ESCAPAY1".
 EVENT_ORDER_LOCK = 0x4553434150415931
@@ -168,7 +171,9 @@ def _insert(events: list[PaymentEvent], connection, *, access_due=None) -> Acces
     id handled loses nothing). It must be the last lock a write takes, or a write holding it
     could wait for a row lock whose holder waits for it: the services write the events
     last, after their row locks, and commit right after (the admin's bulk delete locks every
-    selected row before its first deletion). SQLite lets one writer in at a time anyway.
+    selected row before its first deletion), and the deferred foreign-key checks, with the
+    row locks they take, run just before it (``CONSTRAINTS_NOW``). SQLite lets one writer in
+    at a time anyway.
 
     ``access_due`` (``realtime.delivery.access_check_due``: when the check began, and the
     websocket connections it covers): their users' roles are read right after the rows are
@@ -222,20 +227,26 @@ def _insert(events: list[PaymentEvent], connection, *, access_due=None) -> Acces
             else (field.get_db_prep_save(field.pre_save(event, add=True), connection),)
         )
     ]
-    if access_due is not None:
-        # Begun after the events were written (``created_at``), in their transaction: it
-        # sees every change of access committed before they were.
-        with connection.cursor() as cursor, connection.cursor() as check:
-            with _one_round_trip(connection):
-                cursor.execute(sql, params)
-                check.execute(access_sql, access_params)
-            returned = cursor.fetchall()
-            rows = check.fetchall()
-        access = AccessRead(started, access_of, users_roles_read(connection, user_ids, rows))
-    else:
-        with connection.cursor() as cursor:
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as first, connection.cursor() as cursor, connection.cursor() as check:
+        together = postgres or access_due is not None
+        with _one_round_trip(connection) if together else contextlib.nullcontext():
+            if postgres:
+                # The foreign keys Django makes on PostgreSQL are checked at COMMIT (DEFERRABLE
+                # INITIALLY DEFERRED), which takes a KEY SHARE lock on each row referred to:
+                # a user's row locked by a deletion in progress then held this write at
+                # COMMIT, the event-order lock with it, and every payment of the shop behind
+                # it. Checked now, before that lock, in the same round trip.
+                first.execute(CONSTRAINTS_NOW)
             cursor.execute(sql, params)
-            returned = cursor.fetchall()
+            if access_due is not None:
+                # Begun after the events were written (``created_at``), in their
+                # transaction: it sees every change of access committed before they were.
+                check.execute(access_sql, access_params)
+        returned = cursor.fetchall()
+        if access_due is not None:
+            rows = check.fetchall()
+            access = AccessRead(started, access_of, users_roles_read(connection, user_ids, rows))
     ids = [row[0] for row in returned]
     # The sequence numbers the VALUES rows in order and RETURNING gives them back in that
     # order (as Django's bulk_create assumes); a relay must never carry another row's id.

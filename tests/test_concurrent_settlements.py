@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
@@ -17,7 +19,7 @@ from django.db import connection, connections
 from payments.models import PaymentSettlement
 from payments.services import settlement_record
 from realtime.models import PaymentEvent
-from tests.support.locks import behind_a_lock
+from tests.support.locks import behind_a_lock, lock_waiter_seen
 from tests.support.services import require_postgres
 from transactions.choices import PaymentStatus
 from transactions.services import transaction_create
@@ -106,3 +108,42 @@ def test_a_payment_that_waited_for_the_lock_names_the_cashier_assigned_meanwhile
     ).latest("id")
     shown = json.loads(last.data)["transaction"]
     assert (shown["cashier"], shown["cashier_name"]) == (cashier.pk, "Carla Cruz")
+
+
+def test_a_payment_held_at_a_foreign_key_check_holds_up_no_other_payment(
+    customer, sales, cashier, cashier2
+):
+    """Django's foreign keys on PostgreSQL are checked at COMMIT unless told otherwise. A
+    payment whose cashier's account row was locked (its deletion in progress) waited there,
+    holding the event-order lock, and every other payment of the shop waited behind it; the
+    checks now run before that lock (realtime.events.CONSTRAINTS_NOW)."""
+    require_postgres()
+    theirs = transaction_create(customer=customer, amount=Decimal("100.00"), created_by=sales)
+    other = transaction_create(customer=customer, amount=Decimal("100.00"), created_by=sales)
+    s = connection.settings_dict
+    params = {"dbname": s["NAME"], "host": s["HOST"], "port": s["PORT"], "user": s["USER"]}
+    params["password"] = s["PASSWORD"]
+    holder = psycopg.connect(**{k: v for k, v in params.items() if v})
+    holder.execute("SELECT id FROM auth_user WHERE id = %s FOR UPDATE", [cashier.pk])
+
+    def pay(txn, who):
+        try:
+            return settlement_record(transaction=txn, amount="10.00", payment_mode="cash",
+                                     recorded_by=who)  # fmt: skip
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        try:
+            held = pool.submit(pay, theirs, cashier)
+            assert lock_waiter_seen(), "the payment never waited for the account's row"
+            started = time.monotonic()
+            unrelated = pool.submit(pay, other, cashier2).result(timeout=20)
+            waited = time.monotonic() - started
+            assert not held.done()
+        finally:
+            holder.rollback()
+            holder.close()
+        assert held.result(timeout=20).amount == Decimal("10.00")
+    assert unrelated.amount == Decimal("10.00")
+    assert waited < 2.0, f"an unrelated payment waited {waited:.1f} s for the held one"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from rest_framework.test import APIRequestFactory
 
 from escashop.api_errors import exception_handler
@@ -49,6 +50,16 @@ def test_domain_exceptions_become_drf_responses(exc, status, body):
     response = handle(exc)
     assert response.status_code == status
     assert response.data == body
+
+
+def test_an_integrity_error_no_service_caught_is_a_409(caplog):
+    """A concurrent request removed a row the change refers to (the recording user's
+    account, say): PostgreSQL refuses the foreign key and nothing is saved. 409, logged."""
+    response = handle(IntegrityError('violates foreign key constraint "x_cashier_id_fk"'))
+    assert response.status_code == 409
+    assert "nothing was saved" in response.data["detail"]
+    assert "foreign key" not in response.data["detail"]  # the database's words stay in the log
+    assert any("conflicted with a concurrent one" in r.getMessage() for r in caplog.records)
 
 
 def test_unexpected_exceptions_are_left_to_django(db):
