@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from transactions.exceptions import DomainConflict
-from transactions.forms import IdInputAdminMixin, MoneyFormField
+from transactions.forms import AdminAbort, IdInputAdminMixin, MoneyFormField, refusal_message
 from transactions.models import Transaction
 from transactions.selectors import transactions_visible_to
 
@@ -26,10 +26,6 @@ from .services import (
     settlement_void,
     settlement_void_check,
 )
-
-
-class _Abort(Exception):
-    """Stops the admin's save after the service refused it (the message is already queued)."""
 
 
 class SettlementAddForm(forms.ModelForm):
@@ -131,17 +127,14 @@ class PaymentSettlementAdmin(IdInputAdminMixin, admin.ModelAdmin):
                 recorded_by=request.user,
                 idempotency_key=key,
             )
-        except (ValidationError, PermissionDenied) as exc:
-            # Refused under the row lock (a payment recorded since the form was checked):
-            # say why, and stop the admin before it logs an addition.
-            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
-            raise _Abort from exc
         except DomainConflict as exc:  # the key is this form's own: it was sent before
             messages.error(request, "This form already recorded another payment: open a new one.")
-            raise _Abort from exc
-        except Transaction.DoesNotExist as exc:
-            messages.error(request, "This transaction no longer exists (deleted meanwhile).")
-            raise _Abort from exc
+            raise AdminAbort from exc
+        except (ValidationError, PermissionDenied, Transaction.DoesNotExist) as exc:
+            # Refused under the row lock (a payment recorded since the form was checked, the
+            # transaction deleted): say why, and stop the admin before it logs an addition.
+            messages.error(request, refusal_message(exc))
+            raise AdminAbort from exc
         if form.sent_before:
             messages.warning(request, "This form was sent twice: the payment is recorded once.")
         obj.pk = saved.pk
@@ -149,7 +142,7 @@ class PaymentSettlementAdmin(IdInputAdminMixin, admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         try:
             return super().add_view(request, form_url, extra_context)
-        except _Abort:
+        except AdminAbort:
             return HttpResponseRedirect(request.get_full_path())
 
     def get_urls(self):

@@ -114,28 +114,29 @@ def test_the_same_payment_form_sent_twice_records_one_payment(
     assert PaymentSettlement.objects.count() == 2
 
 
+def _one_form_sent_twice(client, cashier, txn, first: str, then: str) -> str:
+    """A cashier's add-payment form sent with ``first``, then again with ``then``: the
+    page the second answer leads to."""
+    client.force_login(cashier)
+    key = _add_form_key(client)
+    pay_in_admin(client, txn.pk, first, submission_key=key)
+    return pay_in_admin(client, txn.pk, then, submission_key=key, follow=True).content.decode()
+
+
 def test_a_full_payment_form_sent_twice_is_not_refused_as_overpaid(
     client, staff, cashier, make_transaction
 ):
-    txn = make_transaction("100.00")
-    client.force_login(cashier)
-    key = _add_form_key(client)
-    pay_in_admin(client, txn.pk, "100.00", submission_key=key)
-    again = pay_in_admin(client, txn.pk, "100.00", submission_key=key, follow=True)
-    assert "recorded once" in again.content.decode()
-    assert "fully paid" not in again.content.decode()
+    page = _one_form_sent_twice(client, cashier, make_transaction("100.00"), "100.00", "100.00")
+    assert "recorded once" in page
+    assert "fully paid" not in page
     assert PaymentSettlement.objects.count() == 1
 
 
 def test_a_sent_form_changed_and_sent_again_records_nothing_more(
     client, staff, cashier, make_transaction
 ):
-    txn = make_transaction("1000.00")
-    client.force_login(cashier)
-    key = _add_form_key(client)
-    pay_in_admin(client, txn.pk, "100.00", submission_key=key)
-    again = pay_in_admin(client, txn.pk, "200.00", submission_key=key, follow=True)
-    assert "This form already recorded another payment: open a new one." in again.content.decode()
+    page = _one_form_sent_twice(client, cashier, make_transaction("1000.00"), "100.00", "200.00")
+    assert "This form already recorded another payment: open a new one." in page
     assert PaymentSettlement.objects.count() == 1
 
 

@@ -16,7 +16,14 @@ from django.utils.dateparse import parse_datetime
 from payments.models import PaymentSettlement
 
 from .exceptions import DomainConflict
-from .forms import IdInputAdminMixin, MoneyFormField, TransactionAddForm, shown_values
+from .forms import (
+    AdminAbort,
+    IdInputAdminMixin,
+    MoneyFormField,
+    TransactionAddForm,
+    refusal_message,
+    shown_values,
+)
 from .models import Customer, Transaction
 from .selectors import transactions_visible_to, users_assignable_as_cashier
 from .services import (
@@ -215,8 +222,8 @@ class TransactionAdmin(IdInputAdminMixin, admin.ModelAdmin):
                 setattr(obj, field.attname, getattr(saved, field.attname))
             obj._state.adding = False
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, _message(exc))
-            raise _Abort from exc
+            messages.error(request, refusal_message(exc))
+            raise AdminAbort from exc
 
     def delete_model(self, request, obj) -> None:
         try:
@@ -224,8 +231,8 @@ class TransactionAdmin(IdInputAdminMixin, admin.ModelAdmin):
         except (DomainConflict, PermissionDenied, Transaction.DoesNotExist) as exc:
             # Refused (a payment recorded since the page was shown, say): stop the admin
             # before it logs and reports a deletion (delete_view, changelist_view).
-            messages.error(request, _message(exc))
-            raise _Abort from exc
+            messages.error(request, refusal_message(exc))
+            raise AdminAbort from exc
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and (
@@ -256,15 +263,15 @@ class TransactionAdmin(IdInputAdminMixin, admin.ModelAdmin):
     def changeform_view(self, request, *args, **kwargs):
         try:
             return super().changeform_view(request, *args, **kwargs)
-        except _Abort:
+        except AdminAbort:
             return HttpResponseRedirect(request.get_full_path())
 
     def delete_view(self, request, object_id, extra_context=None):
-        # Django runs a confirmed deletion in one database transaction: an _Abort from
+        # Django runs a confirmed deletion in one database transaction: an AdminAbort from
         # delete_model rolls back its history entry too.
         try:
             return super().delete_view(request, object_id, extra_context)
-        except _Abort:
+        except AdminAbort:
             opts = self.model._meta
             change = f"admin:{opts.app_label}_{opts.model_name}_change"
             return HttpResponseRedirect(reverse(change, args=[object_id]))
@@ -274,19 +281,5 @@ class TransactionAdmin(IdInputAdminMixin, admin.ModelAdmin):
         try:
             with db_transaction.atomic():
                 return super().changelist_view(request, extra_context)
-        except _Abort:
+        except AdminAbort:
             return HttpResponseRedirect(request.get_full_path())
-
-
-class _Abort(Exception):
-    """Stops the admin's save after a service refused it (the message is already queued)."""
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, Transaction.DoesNotExist):
-        return "This transaction no longer exists (someone deleted it meanwhile)."
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    if isinstance(exc, DomainConflict):
-        return exc.message
-    return str(exc)

@@ -11,6 +11,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 
+from .exceptions import DomainConflict
 from .models import Transaction
 from .money import money_parse
 from .services import or_number_check, transaction_date_check
@@ -32,6 +33,22 @@ class MoneyFormField(forms.DecimalField):
     def validate(self, value) -> None:
         if value is None and self.required:
             raise ValidationError(self.error_messages["required"], code="required")
+
+
+class AdminAbort(Exception):
+    """Stops an admin's save after a service refused it (the message is already queued);
+    the admin's view answers it with a redirect to the same page."""
+
+
+def refusal_message(exc: Exception) -> str:
+    """What the admin says when a service refused a change."""
+    if isinstance(exc, Transaction.DoesNotExist):
+        return "This transaction no longer exists (someone deleted it meanwhile)."
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    if isinstance(exc, DomainConflict):
+        return exc.message
+    return str(exc)
 
 
 NUL = "\x00"
