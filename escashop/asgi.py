@@ -23,7 +23,27 @@ twisted_requests.install()
 
 django_asgi_app = SyncChainASGIHandler()
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+
+def served_at_root(app):
+    """The shop is served at the root of its host: a ``root_path`` in the scope is dropped.
+
+    daphne takes one from any client's ``Daphne-Root-Path`` header, and Django then strips it
+    from the path: ``/x/metrics`` with ``Daphne-Root-Path: /x`` was ``/metrics``, past nginx's
+    ``location = /metrics { deny all; }``. Nothing here is mounted under a prefix (the shop
+    page and the API name ``/api/`` and ``/ws/`` from the root), so no root path is honoured.
+    """
+
+    async def at_root(scope, receive, send):
+        if scope.get("root_path"):
+            scope = {**scope, "root_path": ""}
+        return await app(scope, receive, send)
+
+    return at_root
+
+
+application = served_at_root(
+    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+)
 
 # What loading Django and the project made (about 140,000 objects) lives as long as the
 # process: take it out of the cyclic garbage collector's reach, so that a full collection

@@ -198,6 +198,9 @@ REDIS_HOSTS, REDIS_CACHE = redis_layout(
 CHANNEL_LAYER_FLAVOUR = env.str(
     "ESCASHOP_CHANNEL_LAYER", "pubsub", validate=validate.OneOf(["pubsub", "core"])
 )
+# One per deployment on a Redis server (Pub/Sub ignores REDIS_URL's database number); the
+# cache's keys take it too unless ESCASHOP_CACHE_PREFIX says otherwise.
+CHANNEL_PREFIX = env.str("ESCASHOP_CHANNEL_PREFIX", "escashop")
 if REDIS_HOSTS:
     CHANNEL_LAYERS = {
         "default": {
@@ -208,7 +211,7 @@ if REDIS_HOSTS:
             ),
             "CONFIG": {
                 "hosts": REDIS_HOSTS,
-                "prefix": env.str("ESCASHOP_CHANNEL_PREFIX", "escashop"),
+                "prefix": CHANNEL_PREFIX,
             },
         }
     }
@@ -292,7 +295,10 @@ if REDIS_CACHE:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "KEY_PREFIX": env.str("ESCASHOP_CACHE_PREFIX", "escashop"),
+            # The channel prefix by default: two deployments on one Redis server, told apart by
+            # theirs, must not share login-throttle counts (a staging's failed logins locking
+            # the same username out of production).
+            "KEY_PREFIX": env.str("ESCASHOP_CACHE_PREFIX", CHANNEL_PREFIX),
             **REDIS_CACHE,
         }
     }

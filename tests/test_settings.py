@@ -237,3 +237,24 @@ def test_a_database_that_never_answers_is_a_503_once_connecting_gives_up():
     status, retry_after, elapsed = _printed(result).split()
     assert (status, retry_after) == ("503", "1")
     assert 1.5 <= float(elapsed) < 30
+
+
+def test_the_cache_keys_take_the_deployments_channel_prefix_unless_told_otherwise():
+    # Two deployments on one Redis server, told apart by ESCASHOP_CHANNEL_PREFIX as the docs
+    # say, shared the login-throttle counts under the cache's own default prefix.
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.CHANNEL_LAYERS['default']['CONFIG']['prefix'], "
+        "s.CACHES['default']['KEY_PREFIX'])"
+    )
+    common = {
+        "DJANGO_SECRET_KEY": DEPLOY_KEY,
+        "REDIS_URL": "redis://127.0.0.1:6379/0",  # read at start; nothing connects
+        "ESCASHOP_CHANNEL_PREFIX": "staging",
+    }
+    alone = manage("shell", "-c", code, **common)
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.splitlines()[-1].split() == ["staging", "staging"]
+    own = manage("shell", "-c", code, ESCASHOP_CACHE_PREFIX="throttle", **common)
+    assert own.returncode == 0, own.stderr
+    assert own.stdout.splitlines()[-1].split() == ["staging", "throttle"]
