@@ -48,3 +48,34 @@ def test_page_reconnects_after_a_server_crash_and_shows_what_it_missed(
     assert row.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
     assert agent.page.evaluate("window.__sameDocument") is True
     assert agent.errors == []
+
+
+def test_a_filter_changed_while_the_server_is_away_is_applied_once_it_is_back(
+    open_shop, daphne_server, admin_user, cashier, make_transaction
+):
+    """The list request for the new filter failed, and nothing asked again: the old rows
+    stayed under the new filter, with the stale error, after the page was live again."""
+    unpaid = off_loop(make_transaction, "700.00")
+    paid = off_loop(make_transaction, "300.00")
+    off_loop(
+        settlement_record,
+        transaction=paid,
+        amount=Decimal("300.00"),
+        payment_mode="maya",
+        recorded_by=cashier,
+    )
+    shop = open_shop(admin_user)
+    shop.row(unpaid.or_number).wait_for()
+
+    daphne_server.kill()
+    shop.wait_for_state("reconnecting", timeout_ms=5000)
+    shop.page.select_option("#filter-status", "paid")
+    shop.page.locator("#table-error").wait_for()
+    assert shop.row(unpaid.or_number).count() == 1  # what the page could not replace
+
+    daphne_server.start()
+    shop.wait_for_state("connected", timeout_ms=30_000)
+    shop.row(unpaid.or_number).wait_for(state="detached", timeout=5000)
+    assert shop.row(paid.or_number).get_attribute("data-status") == "paid"
+    assert shop.page.locator("#table-error").is_hidden()
+    assert shop.errors == []

@@ -5,7 +5,15 @@
  * only collect input and show its answers.
  */
 
-import { clearErrors, debounce, newIdempotencyKey, showErrors, whileBusy, wireDialog } from "./forms.js";
+import {
+  clearErrors,
+  debounce,
+  isolate,
+  newIdempotencyKey,
+  showErrors,
+  whileBusy,
+  wireDialog,
+} from "./forms.js";
 import { formatMoney } from "./money.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,6 +25,11 @@ const MODE_LABELS = {
   credit_card: "Credit card",
   bank_transfer: "Bank transfer",
 };
+
+/** A 404 on a transaction or payment the page showed: it left this user's view meanwhile. */
+const GONE_MESSAGE =
+  "This transaction is no longer on your list: another cashier may have taken it, or it " +
+  "was removed. Close this dialog to see the list as it is now.";
 
 /** Results of a list endpoint, paginated ({results: [...]}) or not ([...]). */
 export function listResults(body) {
@@ -39,7 +52,7 @@ export function shopTime(date) {
   }
 }
 
-export function setupPayDialog({ api, table, announce }) {
+export function setupPayDialog({ api, table, announce, trackOwn }) {
   const dialog = $("pay-dialog");
   const form = $("pay-form");
   wireDialog(dialog);
@@ -61,12 +74,15 @@ export function setupPayDialog({ api, table, announce }) {
       notes: form.elements.notes.value.trim(),
     };
     await whileBusy(form, async () => {
+      trackOwn.start(id);
+      let settlement;
       try {
-        await api.request("POST", `/transactions/${id}/settlements/`, {
+        settlement = await api.request("POST", `/transactions/${id}/settlements/`, {
           body,
           headers: { "Idempotency-Key": key },
         });
       } catch (err) {
+        trackOwn.end(id);
         // A definite answer means nothing was recorded: a corrected retry is a new payment.
         // After a network failure the same key makes the retry safe.
         if (err.status !== 0 && err.status < 500) {
@@ -85,9 +101,11 @@ export function setupPayDialog({ api, table, announce }) {
           api.request("GET", `/transactions/${id}/`).then((txn) => table.upsert(txn), () => {});
           return;
         }
+        if (err.status === 404) err.message = GONE_MESSAGE;
         showErrors(form, "pay", err);
         return;
       }
+      trackOwn.end(id, settlement?.id);
       unconfirmed.delete(id);
       dialog.close();
       announce(`Payment of ${formatMoney(body.amount)} recorded on ${current.or_number}.`);
@@ -109,7 +127,7 @@ export function setupPayDialog({ api, table, announce }) {
     form.reset();
     clearErrors(form, "pay");
     $("pay-summary").textContent =
-      `${row.or_number} · ${row.customer_name} · balance ₱${formatMoney(row.balance_amount)}`;
+      `${isolate(row.or_number)} · ${isolate(row.customer_name)} · balance ₱${formatMoney(row.balance_amount)}`;
     form.elements.amount.value = row.balance_amount;
     dialog.showModal();
     form.elements.amount.select();
@@ -133,7 +151,9 @@ export function setupCreateDialog({ api, table, announce }) {
     try {
       const customers = listResults(await api.request("GET", "/customers/", { query: { q } }));
       select.replaceChildren(
-        ...customers.map((c) => new Option(`${c.name} (${c.contact_number})`, c.id)),
+        ...customers.map(
+          (c) => new Option(`${isolate(c.name)} (${isolate(c.contact_number)})`, c.id),
+        ),
       );
       if (selectId !== null) select.value = String(selectId);
     } catch (err) {
@@ -194,7 +214,7 @@ export function setupCreateDialog({ api, table, announce }) {
   };
 }
 
-export function setupPaymentsDialog({ api, table, announce, canVoid }) {
+export function setupPaymentsDialog({ api, table, announce, canVoid, trackOwn }) {
   const dialog = $("payments-dialog");
   const tbody = dialog.querySelector("tbody");
   const voidForm = $("void-form");
@@ -211,7 +231,7 @@ export function setupPaymentsDialog({ api, table, announce, canVoid }) {
       tbody.replaceChildren(...settlements.map(drawSettlement));
       $("payments-empty").hidden = settlements.length > 0;
     } catch (err) {
-      $("payments-error").textContent = err.message;
+      $("payments-error").textContent = err.status === 404 ? GONE_MESSAGE : err.message;
       $("payments-error").hidden = false;
     }
   }
@@ -268,14 +288,18 @@ export function setupPaymentsDialog({ api, table, announce, canVoid }) {
     if (!voiding) return;
     clearErrors(voidForm, "void");
     await whileBusy(voidForm, async () => {
+      trackOwn.start(current.id);
       try {
         await api.request("POST", `/settlements/${voiding.id}/void/`, {
           body: { reason: voidForm.elements.reason.value.trim() },
         });
       } catch (err) {
+        trackOwn.end(current.id);
+        if (err.status === 404) err.message = GONE_MESSAGE;
         showErrors(voidForm, "void", err);
         return;
       }
+      trackOwn.end(current.id, voiding.id, { voided: true });
       announce(`Payment of ${formatMoney(voiding.amount)} voided on ${current.or_number}.`);
       voidForm.hidden = true;
       voiding = null;
@@ -293,7 +317,8 @@ export function setupPaymentsDialog({ api, table, announce, canVoid }) {
     voiding = null;
     voidForm.hidden = true;
     $("payments-summary").textContent =
-      `${row.or_number} · ${row.customer_name} · paid ₱${formatMoney(row.paid_amount)} of ₱${formatMoney(row.amount)}`;
+      `${isolate(row.or_number)} · ${isolate(row.customer_name)} · ` +
+      `paid ₱${formatMoney(row.paid_amount)} of ₱${formatMoney(row.amount)}`;
     tbody.replaceChildren();
     dialog.showModal();
     await load();

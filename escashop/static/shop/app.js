@@ -6,7 +6,7 @@
 import { PaymentsSocket, State } from "../realtime/payments-socket.js";
 import { setupCreateDialog, setupPayDialog, setupPaymentsDialog, listResults } from "./actions.js";
 import { ApiClient } from "./api.js";
-import { debounce } from "./forms.js";
+import { debounce, focusMessage, isolate } from "./forms.js";
 import { formatMoney, isZero } from "./money.js";
 import { STATUS_LABELS, TransactionsTable } from "./table.js";
 
@@ -29,6 +29,7 @@ const shop = {
   loadSeq: 0,
   buffered: [], // events that arrived while a list request was in flight
   everConnected: false,
+  listFailed: false, // the last list request failed: fetch it again once live
 };
 
 const api = new ApiClient({
@@ -59,9 +60,60 @@ function announce(message) {
   }, 50);
 }
 
-const openPay = setupPayDialog({ api, table, announce });
+/** Others' changes, heard within a second and a burst at a time (the latest per transaction):
+ * fifteen payments in a quarter of a second, or a catch-up after a reconnect, were fifteen
+ * announcements in a row. */
+const LIVE_ANNOUNCE_MS = 1000;
+const liveNews = { pending: new Map(), timer: null };
+
+function announceLive(key, message) {
+  liveNews.pending.delete(key); // re-inserted: the latest goes last
+  liveNews.pending.set(key, message);
+  liveNews.timer ??= setTimeout(() => {
+    const messages = [...liveNews.pending.values()];
+    liveNews.pending.clear();
+    liveNews.timer = null;
+    if (!shop.me) return; // logged out meanwhile
+    announce(
+      messages.length <= 3
+        ? messages.join(" ")
+        : `${messages.length} transactions changed. The latest: ${messages.at(-1)}`,
+    );
+  }, LIVE_ANNOUNCE_MS);
+}
+
+/** Payments and voids made from this page, announced by their dialogs, not again by the
+ * event they bring: transactions with a request in flight, and the settlements paid or
+ * voided ("<id>:false", "<id>:true", as the event's settlement.voided says). */
+const ownChanges = { transactions: new Map(), settlements: new Set() };
+const trackOwn = {
+  start: (transactionId) =>
+    ownChanges.transactions.set(transactionId, (ownChanges.transactions.get(transactionId) ?? 0) + 1),
+  end: (transactionId, settlementId, { voided = false } = {}) => {
+    if (settlementId !== undefined && settlementId !== null) {
+      ownChanges.settlements.add(`${settlementId}:${voided}`);
+    }
+    const left = (ownChanges.transactions.get(transactionId) ?? 1) - 1;
+    if (left > 0) ownChanges.transactions.set(transactionId, left);
+    else ownChanges.transactions.delete(transactionId);
+  },
+};
+
+function isOwnChange(data) {
+  const settlement = data.settlement;
+  if (settlement && ownChanges.settlements.has(`${settlement.id}:${Boolean(settlement.voided)}`)) {
+    return true;
+  }
+  // In flight: the event may come before the answer naming the settlement. Only this
+  // user's own (by name: the frame carries no user id) can be that request's.
+  return (
+    ownChanges.transactions.has(data.transactionId) && data.updatedBy === shop.me?.display_name
+  );
+}
+
+const openPay = setupPayDialog({ api, table, announce, trackOwn });
 const openCreate = setupCreateDialog({ api, table, announce });
-const openPayments = setupPaymentsDialog({ api, table, announce, canVoid: can.void });
+const openPayments = setupPaymentsDialog({ api, table, announce, canVoid: can.void, trackOwn });
 
 // --- Login / logout --------------------------------------------------------------------
 
@@ -72,6 +124,10 @@ function showLogin(message = "") {
   shop.roles = new Set();
   shop.loadSeq += 1; // a list request still in flight must not draw for the next user
   shop.buffered = [];
+  shop.listFailed = false;
+  liveNews.pending.clear();
+  ownChanges.transactions.clear();
+  ownChanges.settlements.clear();
   table.replaceAll([]);
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("shop-view").hidden = true;
@@ -109,6 +165,8 @@ $("login-form").addEventListener("submit", async (event) => {
   } finally {
     button.disabled = false;
   }
+  // The button was disabled while the request ran, which dropped focus to the page's top.
+  if (!error.hidden) focusMessage(error);
 });
 
 $("logout").addEventListener("click", () => {
@@ -128,7 +186,7 @@ async function enterShop() {
   shop.me = me;
   shop.roles = new Set(me.roles ?? []);
   const name = me.display_name || me.name || me.full_name || me.username;
-  $("whoami").textContent = `${name} · ${[...shop.roles].join(", ") || "no role"}`;
+  $("whoami").textContent = `${isolate(name)} · ${[...shop.roles].join(", ") || "no role"}`;
   $("whoami").hidden = false;
   $("logout").hidden = false;
   $("login-view").hidden = true;
@@ -165,6 +223,7 @@ async function loadTransactions({ more = false } = {}) {
       ? await api.request("GET", shop.nextPage)
       : await api.request("GET", "/transactions/", { query: listQuery() });
     if (seq !== shop.loadSeq) return; // a newer request (e.g. a new search) superseded it
+    shop.listFailed = false;
     const results = listResults(body);
     const firstNew = more ? results.find((txn) => !table.has(txn.id)) : null;
     const fromLoadMore = more && document.activeElement === $("load-more");
@@ -177,6 +236,9 @@ async function loadTransactions({ more = false } = {}) {
     if (fromLoadMore && firstNew && $("load-more").hidden) table.focusRow(firstNew.id, "payments");
   } catch (err) {
     if (seq !== shop.loadSeq) return;
+    // The rows on screen may not be the filter's (it changed while the server was away):
+    // the list is fetched again once the socket is live again.
+    shop.listFailed = !more;
     $("table-error").textContent = `Could not load transactions: ${err.message}`;
     $("table-error").hidden = false;
   } finally {
@@ -225,9 +287,10 @@ function startSocket() {
     onResync: () => loadTransactions(),
     onStateChange: (state, info) => {
       renderConnection(state, info);
-      if (state === State.CONNECTED && !shop.everConnected) {
+      if (state === State.CONNECTED && (!shop.everConnected || shop.listFailed)) {
         shop.everConnected = true;
-        // Close the gap between the first list request and the subscription.
+        // Close the gap between the first list request and the subscription; or fetch
+        // again a list that failed while the server could not be reached.
         loadTransactions();
       }
     },
@@ -241,11 +304,13 @@ function startSocket() {
 function applyEvent(frame) {
   const { data } = frame;
   if (frame.type === "payment_status_updated") {
-    if (table.applyPaymentStatus(data) && data.updatedBy !== shop.me?.display_name) {
-      // Someone else's payment, void or correction on a row on screen: screen readers hear
-      // it too (the user's own actions are announced by their dialogs).
+    if (table.applyPaymentStatus(data) && !isOwnChange(data)) {
+      // A payment, void or correction on a row on screen, made elsewhere (another user, or
+      // this one on another screen): screen readers hear it too. This page's own are
+      // announced by their dialogs.
       const status = STATUS_LABELS[data.payment_status] ?? data.payment_status;
-      announce(
+      announceLive(
+        data.transactionId,
         `${data.or_number} is now ${status}: ${formatMoney(data.paid_amount)} of ` +
           `${formatMoney(data.amount)} paid.`,
       );
@@ -292,7 +357,10 @@ function renderConnection(state, info) {
   if (!info.text && state === State.OFFLINE && !info.final && navigator.onLine !== false) {
     label = "Cannot reach the server"; // the browser is online: it is the server, or the way to it
   }
-  el.querySelector(".connection-label").textContent = label;
+  // The indicator is a live region: rewriting the same words at each retry could have
+  // them read out again.
+  const labelEl = el.querySelector(".connection-label");
+  if (labelEl.textContent !== label) labelEl.textContent = label;
   // The countdown to the next attempt ticks every second; it is hidden from screen readers
   // (the indicator is a live region: they hear the state changes, not each second).
   const retry = el.querySelector(".connection-retry");

@@ -6,6 +6,15 @@
 
 const $ = (id) => document.getElementById(id);
 
+/**
+ * Text typed by users (a name, an OR number) set apart from the text around it: a
+ * right-to-left override in a customer's name otherwise ran on into the balance after it and
+ * showed ₱1,250.00 as 00.052,1₱ (Unicode's first-strong isolate … pop directional isolate).
+ */
+export function isolate(text) {
+  return `\u2068${text ?? ""}\u2069`;
+}
+
 /** Hide every error of the form whose element ids start with `prefix-`. */
 export function clearErrors(form, prefix) {
   for (const el of form.querySelectorAll(".field-error, .form-error")) {
@@ -47,7 +56,20 @@ export function showErrors(form, prefix, error, { fieldMap = {} } = {}) {
     formError.textContent = leftovers.join(" ");
     formError.hidden = false;
   }
-  (firstInvalid ?? formError)?.focus?.();
+  focusMessage(firstInvalid ?? formError);
+}
+
+/**
+ * Move focus to a field or to a message (made focusable for it): a submit button disabled
+ * while its request ran had let focus fall to the page's <body>.
+ */
+export function focusMessage(el) {
+  if (!el) return;
+  if (!(el instanceof HTMLInputElement || el instanceof HTMLSelectElement
+        || el instanceof HTMLTextAreaElement || el instanceof HTMLButtonElement)) {
+    el.tabIndex = -1;
+  }
+  el.focus();
 }
 
 /** Close buttons ([data-close]) and a busy flag while a request is in flight. */
