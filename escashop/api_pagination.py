@@ -19,6 +19,7 @@ class CappedPageNumberPagination(PageNumberPagination):
     DRF reads a ``page_size`` that is no number (or 0) as the default and a ``page`` that is
     no number as a missing page (404); here both are a 400 naming the parameter, as for
     any other bad query value. A page past the last is still DRF's 404 ``Invalid page.``
+    An empty value (``?page=``) is as if the parameter were absent, as for every parameter.
     """
 
     page_size_query_param = "page_size"
@@ -47,8 +48,15 @@ class CappedPageNumberPagination(PageNumberPagination):
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
+            # No "maximum": more than 200 is read as 200, not refused.
             if parameter["name"] == self.page_size_query_param:
-                parameter["schema"].update({"minimum": 1, "maximum": self.max_page_size})
-            elif parameter["name"] == self.page_query_param:
                 parameter["schema"]["minimum"] = 1
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"] = {
+                    "anyOf": [
+                        {"type": "integer", "minimum": 1},
+                        {"type": "string", "enum": sorted(self.last_page_strings)},
+                    ]
+                }
+                parameter["description"] = "A page number: 1 or more, or `last`."
         return parameters

@@ -43,7 +43,7 @@ class SchemaView(SpectacularAPIView):
 def not_found(request, path: str = "") -> JsonResponse:
     """Unknown URLs under /api/ (``/api/`` itself included) answer in the API's shape, not
     with Django's HTML page. Only paths ending in a slash: a missing slash still gets
-    APPEND_SLASH's redirect (301) to the URL with it."""
+    APPEND_SLASH's redirect (308, escashop.append_slash) to the URL with it."""
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
@@ -61,5 +61,6 @@ urlpatterns = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include(router.urls)),
-    re_path(r"^(?P<path>.*/)?$", not_found),  # /api/ itself too
+    # /api/ itself too; (?s:…): a %0A in the path is a character like any other.
+    re_path(r"^(?P<path>(?s:.*)/)?$", not_found),
 ]

@@ -85,8 +85,20 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class StatusesField(django_filters.fields.MultipleChoiceField):
+    """Repeated values, empty ones left out: ``?payment_status=`` (an HTML form's "All") is
+    no filter, as an empty value is for every other parameter; it was a 400."""
+
+    def clean(self, value):
+        return super().clean([v for v in value or [] if v != ""])
+
+
+class StatusesFilter(django_filters.MultipleChoiceFilter):
+    field_class = StatusesField
+
+
 class TransactionFilter(django_filters.FilterSet):
-    payment_status = django_filters.MultipleChoiceFilter(
+    payment_status = StatusesFilter(
         choices=PaymentStatus.choices,
         help_text="One or more statuses (repeat the parameter: unpaid, partial, paid).",
     )

@@ -43,6 +43,9 @@ class CustomerViewSet(
 ):
     """Customers: any role looks them up (``?q=`` searches), sales and admins write them."""
 
+    # ASCII digits, no leading zero: int() read "1\n", " 1", "+1", "01" and "\u0661" as 1.
+    lookup_value_regex = "[1-9][0-9]*"
+
     serializer_class = CustomerSerializer
     permission_classes = [IsAuthenticated, HasAnyRole, CustomerWriter]
     filterset_class = CustomerFilter
@@ -62,6 +65,9 @@ class CustomerViewSet(
 class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Transactions the caller may see (admin: all; sales: their own; cashier: theirs and
     the unassigned queue). Sales and admins create; admins correct and delete."""
+
+    # ASCII digits, no leading zero: int() read "1\n", " 1", "+1", "01" and "\u0661" as 1.
+    lookup_value_regex = "[1-9][0-9]*"
 
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter

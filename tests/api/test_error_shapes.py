@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -77,10 +78,43 @@ def test_unknown_api_urls_are_json_404(client, path):
 
 
 @pytest.mark.django_db
-def test_a_missing_trailing_slash_still_redirects(client):
-    resp = client.get("/api/transactions")
-    assert resp.status_code == 301
-    assert resp.headers["Location"] == "/api/transactions/"
+def test_an_unknown_api_url_with_a_newline_is_json_404_too(client):
+    # The catch-all's "." did not match a newline: Django's HTML 404.
+    for path in ("/api/x%0A/", "/api/%0A/", "/api/transactions/1/settlements/%0a/"):
+        resp = client.get(path)
+        assert resp.status_code == 404, path
+        assert resp.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method", ["get", "post", "patch", "delete"])
+def test_a_missing_trailing_slash_redirects_keeping_the_method(api, sales, settings, method, debug):
+    """Django's 301 made clients repeat a POST as a GET (no sale made), and with debug on
+    (the quick start) a POST, PUT, PATCH or DELETE there was a 500."""
+    settings.DEBUG = debug
+    client = api(sales)
+    resp = getattr(client, method)("/api/transactions?x=1", {}, format="json")
+    assert resp.status_code == 308
+    assert resp.headers["Location"] == "/api/transactions/?x=1"
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.parametrize("written", ["{}%0A", "%20{}", "+{}", "{arabic}", "0{}"])
+def test_an_id_in_the_url_is_ascii_digits_only(api, admin_user, make_transaction, written):
+    """int() read "1\n", " 1", "+1", "01" and an Arabic-Indic 1 as id 1: the same transaction
+    under other URLs."""
+    txn = make_transaction("100.00")
+    client = api(admin_user)
+
+    def spelled(pk: int) -> str:
+        arabic = quote("".join(chr(0x660 + int(d)) for d in str(pk)))  # Arabic-Indic digits
+        return written.format(pk, arabic=arabic)
+
+    for kind, pk in (("transactions", txn.pk), ("customers", txn.customer_id)):
+        assert client.get(f"/api/{kind}/{pk}/").status_code == 200
+        resp = client.get(f"/api/{kind}/{spelled(pk)}/")
+        assert resp.status_code == 404, (kind, spelled(pk))
+        assert resp.json() == {"detail": "Not found."}
 
 
 @pytest.mark.parametrize("path", ["/api/transactions/", "/api/auth/token/"])

@@ -158,6 +158,20 @@ def test_page_last_and_an_empty_page_size_still_work(api, admin_user, make_trans
     assert len(client.get("/api/transactions/?page_size=").json()["results"]) == 3
 
 
+def test_an_empty_value_is_no_filter_for_every_parameter(api, admin_user, txns):
+    """``?payment_status=`` (an HTML form's "All") was a 400 while every other empty
+    parameter was read as absent."""
+    client = api(admin_user)
+    everything = client.get("/api/transactions/").json()["count"]
+    for query in ("payment_status=", "page=", "unassigned=", "transaction_date_before="):
+        resp = client.get(f"/api/transactions/?{query}")
+        assert resp.status_code == 200, query
+        assert resp.json()["count"] == everything, query
+    paid = client.get("/api/transactions/?payment_status=paid").json()["count"]
+    both = client.get("/api/transactions/?payment_status=&payment_status=paid").json()["count"]
+    assert both == paid < everything
+
+
 def test_page_size_is_capped_at_200(api, admin_user, customer, sales):
     from transactions.models import Transaction
 
