@@ -17,6 +17,10 @@ class ProcSample:
     cpu_seconds: float
 
 
+class ProcessGone(LookupError):
+    """A server pid has no /proc entry any more: the process ended during the run."""
+
+
 def proc_sample(pids: list[int]) -> ProcSample | None:
     """Read every pid's RSS and CPU time; None when no pid was given."""
     if not pids:
@@ -24,14 +28,46 @@ def proc_sample(pids: list[int]) -> ProcSample | None:
     rss = 0
     cpu = 0.0
     for pid in pids:
-        status = Path(f"/proc/{pid}/status").read_text()
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            raise ProcessGone(pid) from None
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 rss += int(line.split()[1]) * 1024
                 break
-        stat = Path(f"/proc/{pid}/stat").read_text()
         # The command name (field 2) may hold spaces; fields after its ")" are fixed.
         fields = stat.rsplit(")", 1)[1].split()
         utime, stime = int(fields[11]), int(fields[12])
         cpu += (utime + stime) / CLOCK_TICKS
     return ProcSample(rss_bytes=rss, cpu_seconds=cpu)
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports ``pid`` listens on (IPv4 and IPv6), from /proc/net and its open files;
+    empty when they cannot be read."""
+    inodes = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return set()
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile (the listing's own, for one)
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXADDR:HEXPORT; state 0A is LISTEN; field 9 the inode.
+            if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports

@@ -45,6 +45,8 @@ class Report:
     #: rather than from when it went out: a stall of the server holds up the writes queued
     #: behind it, whose own latency alone would hide it (coordinated omission).
     from_due: Delivery | None = None
+    #: Server processes (--server-pid) that ended during the run: their figures are gone.
+    servers_gone: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,6 +61,7 @@ class Report:
             and self.connected == self.config.clients
             and self.still_connected == self.connected
             and not self.invariant_problems
+            and not self.servers_gone
         )
 
     @property
@@ -113,8 +116,19 @@ class Report:
             * self.generator_cpu_seconds
             / max(self.measured_seconds, 1e-9),
             "invariant_problems": self.invariant_problems,
+            "servers_gone": self.servers_gone,
             "ok": self.ok,
         }
+
+    def _unmeasured(self, figure: float) -> str | None:
+        """Why a server figure is missing (NaN), or None when it is there."""
+        if not math.isnan(figure):
+            return None
+        if not self.config.server_pids:
+            return "not measured (no --server-pid)"
+        if self.servers_gone:
+            return "not measured (a server process ended during the run)"
+        return "not measured (no client connected, or no frame delivered)"
 
     def table(self) -> str:
         d = self.as_dict()
@@ -144,12 +158,14 @@ class Report:
             ("out of order", str(self.out_of_order)),
             (
                 "server RSS",
-                f"{d['server_rss_mib']:.1f} MiB after connecting, "
+                self._unmeasured(d["server_rss_kib_per_connection"])
+                or f"{d['server_rss_mib']:.1f} MiB after connecting, "
                 f"{d['server_rss_kib_per_connection']:.1f} KiB per connection",
             ),
             (
                 "server CPU",
-                f"{d['server_cpu_us_per_frame']:.0f} µs per delivered frame "
+                self._unmeasured(d["server_cpu_us_per_frame"])
+                or f"{d['server_cpu_us_per_frame']:.0f} µs per delivered frame "
                 f"(= {d['server_cpu_us_per_frame']:.0f} ms per 1,000 frames)",
             ),
             (
@@ -177,6 +193,8 @@ class Report:
             lines.append(f"{'invariant'.ljust(width)}  {problem}")
         for error in self.first_errors:
             lines.append(f"{'first errors'.ljust(width)}  {error}")
+        for pid in self.servers_gone:
+            lines.append(f"{'server gone'.ljust(width)}  process {pid} ended during the run")
         rule = "-" * max(len(line) for line in lines)
         return "\n".join([rule, *lines, rule])
 
@@ -196,4 +214,6 @@ def _slowest_row(latency_ms: float, post_at_s: float) -> str:
 
 
 def _latency_row(figures: dict[str, float]) -> str:
+    if all(math.isnan(v) for v in figures.values()):
+        return "none (no frame delivered)"
     return "  ".join(f"{name} {value:.1f}" for name, value in figures.items())

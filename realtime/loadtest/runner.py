@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from .api import ApiError, ApiSession, Credentials
 from .config import LoadConfig
-from .procstat import proc_sample
+from .procstat import ProcessGone, ProcSample, proc_sample
 from .report import Report
 from .stats import delivery
 from .watchers import Watcher, open_watchers
@@ -78,6 +78,10 @@ class Runner:
         self.tokens: dict[Credentials, str] = {}
         self.ids: dict[Credentials, int] = {}
         self.transaction_ids: list[int] = []
+        #: Set to stop the setup thread between two transactions (Ctrl-C, SIGTERM).
+        self.stopping = threading.Event()
+        #: Server pids found gone when sampled (``_server_sample``).
+        self.servers_gone: list[int] = []
 
     # --- Setup ------------------------------------------------------------------------
 
@@ -118,17 +122,25 @@ class Runner:
         cfg = self.config
         creator = ApiSession(cfg.base_url, token=self.tokens[cfg.creator])
         writer = ApiSession(cfg.base_url, token=self.tokens[cfg.writer])
-        customer_id = creator.customer_create(name=f"Load test {uuid.uuid4().hex[:8]}")
-        for n in range(cfg.transactions):
-            txn_id = creator.transaction_create(customer_id=customer_id, amount=TRANSACTION_AMOUNT)
-            writer.settlement_create(
-                transaction_id=txn_id, amount=WARMUP_AMOUNT, idempotency_key=uuid.uuid4().hex
-            )
-            self.transaction_ids.append(txn_id)
-            if (n + 1) % 25 == 0:
-                self.log(f"setup: {n + 1}/{cfg.transactions} transactions")
-        creator.close()
-        writer.close()
+        try:
+            customer_id = creator.customer_create(name=f"Load test {uuid.uuid4().hex[:8]}")
+            for n in range(cfg.transactions):
+                if self.stopping.is_set():
+                    return
+                txn_id = creator.transaction_create(
+                    customer_id=customer_id, amount=TRANSACTION_AMOUNT
+                )
+                writer.settlement_create(
+                    transaction_id=txn_id, amount=WARMUP_AMOUNT, idempotency_key=uuid.uuid4().hex
+                )
+                self.transaction_ids.append(txn_id)
+                if (n + 1) % 25 == 0:
+                    self.log(f"setup: {n + 1}/{cfg.transactions} transactions")
+        except (ApiError, OSError, ValueError) as exc:  # ValueError: a body that is not JSON
+            raise LoadTestError(f"setup over REST failed: {exc}") from exc
+        finally:
+            creator.close()
+            writer.close()
 
     # --- Writes -------------------------------------------------------------------------
 
@@ -179,8 +191,13 @@ class Runner:
                 due = None  # unthrottled: each write is due when a slot frees
                 if cfg.rate > 0:
                     due = started + n / cfg.rate
+                    # The schedule, not the clock, ends a timed run: a write due before the
+                    # deadline but held up by a stall still goes out (late, and timed from
+                    # when it was due), and none is waited for past the deadline.
+                    if cfg.settlements is None and due >= deadline:
+                        break
                     await asyncio.sleep(max(0.0, due - time.monotonic()))
-                if cfg.settlements is None and time.monotonic() >= deadline:
+                elif cfg.settlements is None and time.monotonic() >= deadline:
                     break
                 await gate.acquire()
                 url = balancer.pick()
@@ -225,42 +242,70 @@ class Runner:
         cfg = self.config
         api = ApiSession(cfg.write_urls[0], token=self.tokens[cfg.writer])
         problems = []
-        for txn_id in self.transaction_ids:
-            txn = api.transaction_get(txn_id)
-            want = (
-                Decimal(WARMUP_AMOUNT)
-                + Decimal(cfg.settlement_amount) * self.ok_per_transaction[txn_id]
-            )
-            paid, balance, amount = (
-                Decimal(txn[k]) for k in ("paid_amount", "balance_amount", "amount")
-            )
-            rows = api.settlements_list(txn_id)
-            listed = sum((Decimal(r["amount"]) for r in rows if not r["voided"]), Decimal(0))
-            if (
-                paid != want
-                or paid != listed
-                or len(rows) != 1 + self.ok_per_transaction[txn_id]
-                or balance != amount - paid
-                or txn["payment_status"] != "partial"
-            ):
-                problems.append(
-                    f"transaction {txn_id}: paid {paid} (expected {want}; its {len(rows)} "
-                    f"settlements listed sum to {listed}), balance {balance}, "
-                    f"status {txn['payment_status']}"
-                )
-        api.close()
+        try:
+            for txn_id in self.transaction_ids:
+                problems.extend(self._check_one(api, txn_id))
+        except (ApiError, OSError, ValueError) as exc:
+            # The server went away (or answered nonsense): the table still shows what was
+            # measured, and the run fails.
+            problems.append(f"could not check the invariants: {exc}")
+        finally:
+            api.close()
         return problems
+
+    def _check_one(self, api: ApiSession, txn_id: int) -> list[str]:
+        """The invariants of one transaction (``check_invariants``): its problem, or none."""
+        ok = self.ok_per_transaction[txn_id]
+        want = Decimal(WARMUP_AMOUNT) + Decimal(self.config.settlement_amount) * ok
+        txn = api.transaction_get(txn_id)
+        paid, balance, amount = (
+            Decimal(txn[k]) for k in ("paid_amount", "balance_amount", "amount")
+        )
+        rows = api.settlements_list(txn_id)
+        listed = sum((Decimal(r["amount"]) for r in rows if not r["voided"]), Decimal(0))
+        if (
+            paid == want == listed
+            and len(rows) == 1 + ok
+            and balance == amount - paid
+            and txn["payment_status"] == "partial"
+        ):
+            return []
+        return [
+            f"transaction {txn_id}: paid {paid} (expected {want}; its {len(rows)} "
+            f"settlements listed sum to {listed}), balance {balance}, "
+            f"status {txn['payment_status']}"
+        ]
+
+    def _server_sample(self) -> ProcSample | None:
+        """The server processes' RSS and CPU, or None when there are none or one ended."""
+        if self.servers_gone:
+            return None
+        try:
+            return proc_sample(self.config.server_pids)
+        except ProcessGone as gone:
+            self.servers_gone.append(gone.args[0])
+            self.log(f"server process {gone.args[0]} has ended: no more server figures")
+            return None
 
     # --- The run --------------------------------------------------------------------------
 
     async def run(self) -> Report:
+        try:
+            return await self._run()
+        except asyncio.CancelledError:
+            # Ctrl-C: the setup thread stops at its next transaction instead of making them
+            # all while asyncio.run waits for it.
+            self.stopping.set()
+            raise
+
+    async def _run(self) -> Report:
         cfg = self.config
         writing = cfg.writes
         self.login_all()
         if writing:
             self.log(f"setup: creating {cfg.transactions} transactions over REST")
             await asyncio.to_thread(self.setup_transactions)
-        baseline = proc_sample(cfg.server_pids)
+        baseline = self._server_sample()
         tokens = itertools.cycle([self.tokens[c] for c in cfg.watchers])
         urls = itertools.cycle(cfg.ws_urls)
         watchers = [
@@ -276,15 +321,15 @@ class Runner:
         connected = sum(w.connected for w in watchers)
         self.log(f"{connected}/{cfg.clients} clients subscribed in {connect_seconds:.1f}s")
         await asyncio.sleep(1.0)  # let the server settle before sampling its memory
-        after_connect = proc_sample(cfg.server_pids)
+        after_connect = self._server_sample()
         idle_cpu_percent = None
         if cfg.hold > 0:
             self.log(f"holding {connected} idle connections for {cfg.hold:g}s")
             await asyncio.sleep(cfg.hold)
-            held = proc_sample(cfg.server_pids)
-            if held is not None:
+            held = self._server_sample()
+            if held is not None and after_connect is not None:
                 idle_cpu_percent = 100 * (held.cpu_seconds - after_connect.cpu_seconds) / cfg.hold
-        cpu_start = proc_sample(cfg.server_pids)
+        cpu_start = self._server_sample()
         own_start = proc_sample([os.getpid()])
         measure_started = time.monotonic()
         write_seconds = 0.0
@@ -294,7 +339,7 @@ class Runner:
             with ThreadPoolExecutor(max_workers=cfg.in_flight, thread_name_prefix="write") as pool:
                 write_seconds = await self.write_phase(pool, watchers)
             drained = await self.drain(watchers)
-        cpu_end = proc_sample(cfg.server_pids)
+        cpu_end = self._server_sample()
         own_cpu = proc_sample([os.getpid()]).cpu_seconds - own_start.cpu_seconds
         measured_seconds = time.monotonic() - measure_started
         if drained:
@@ -347,4 +392,5 @@ class Runner:
             decoded=delivery(self.sent_at, (w.decoded for w in subscribed)),
             from_due=from_due,
             writes_started=self.writes_started,
+            servers_gone=list(self.servers_gone),
         )

@@ -130,7 +130,7 @@ class Watcher:
         self.frames += 1
         data = frame["data"]
         event_id = frame["event_id"]
-        if event_id <= self.last_event_id:
+        if event_id < self.last_event_id:  # a second copy of the newest is a duplicate only
             self.out_of_order += 1
         self.last_event_id = max(self.last_event_id, event_id)
         settlement = data.get("settlement")

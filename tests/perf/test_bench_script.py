@@ -129,3 +129,19 @@ def test_bench_compare_alternates_two_versions_and_reports_each_pair(bench_datab
         subprocess.run(
             ["git", "worktree", "remove", "--force", str(worktree)], cwd=ROOT, capture_output=True
         )
+
+
+@pytest.mark.parametrize("runs", ["0", "-2", "abc", "1x"])
+def test_a_bad_run_count_is_refused_with_the_usage(runs, tmp_path):
+    """``light 0`` ran nothing and passed; ``light abc`` failed with a bash error."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "bench"), "light", runs],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_OUT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "scripts/bench light [RUNS]" in done.stdout
+    assert "unbound variable" not in done.stderr

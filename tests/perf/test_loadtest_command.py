@@ -3,12 +3,21 @@ users when run on the server host."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from realtime.loadtest.api import Credentials
+from realtime.loadtest.config import LoadConfig
+from realtime.loadtest.runner import LoadTestError, Runner
 from realtime.loadtest.users import LOAD_USERS, load_users_create, load_users_retire
 from transactions.selectors import user_roles
 
@@ -34,6 +43,10 @@ from transactions.selectors import user_roles
         (["--writer", "w:p", "--balance", "random"], "--balance"),
         # Refused before --create-users writes anything.
         (["--create-users", "--clients", "0"], "--clients"),
+        # --create-users used its own users and said nothing of these.
+        (["--create-users", "--writer", "w:p"], "leave out --writer"),
+        (["--create-users", "--watcher", "ghost:x"], "leave out --writer"),
+        (["--writer", "w:p", "--open-timeout", "0"], "--open-timeout"),
     ],
 )
 def test_bad_options_are_refused(args, message):
@@ -90,3 +103,55 @@ def test_load_users_are_retired_after_a_run(db):
     assert authenticate(username=LOAD_USERS["admin"], password="a-password-123") is None
     load_users_create(password="next-password-456")  # the next run gets them back
     assert authenticate(username=LOAD_USERS["admin"], password="next-password-456") is not None
+
+
+def test_create_users_without_a_database_is_a_clear_error(monkeypatch):
+    from django.db import OperationalError
+
+    def unreachable(**_kwargs):
+        raise OperationalError("couldn't get a connection after 10.00 sec")
+
+    monkeypatch.setattr("realtime.management.commands.loadtest.load_users_create", unreachable)
+    with pytest.raises(CommandError, match="--create-users: cannot write to the database"):
+        call_command("loadtest", "--create-users")
+
+
+def test_setup_and_the_invariant_check_turn_http_failures_into_clear_errors(closed_port):
+    """An HTTP error or a server gone during setup was a traceback; during the invariant
+    check it lost the whole report."""
+    who = Credentials("w", "p")
+    config = LoadConfig(
+        base_url=f"http://127.0.0.1:{closed_port}", creator=who, writer=who, watchers=[who],
+    )  # fmt: skip
+    runner = Runner(config, log=lambda _line: None)
+    runner.tokens = {who: "token"}
+    with pytest.raises(LoadTestError, match="setup over REST failed"):
+        runner.setup_transactions()
+    runner.transaction_ids = [1, 2]
+    (problem,) = runner.check_invariants()
+    assert problem.startswith("could not check the invariants")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_ends_the_run_with_a_message_not_a_traceback(sig):
+    """A server that accepts and never answers holds the login; the signal ends the run."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "loadtest", "--base-url", f"http://127.0.0.1:{port}",
+             "--writer", "w:p"],
+            cwd=settings.BASE_DIR, env={**os.environ, "DJANGO_DEBUG": "1"},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            conn, _ = server.accept()  # the login request has been sent
+            with conn:
+                proc.send_signal(sig)
+                _out, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+    assert proc.returncode == 1
+    assert "interrupted" in err
+    assert "Traceback" not in err

@@ -76,6 +76,14 @@ def test_an_event_arriving_after_a_higher_id_is_out_of_order():
     assert a.out_of_order == 2
 
 
+def test_a_second_copy_of_the_newest_event_is_a_duplicate_not_out_of_order():
+    a = watcher()
+    for event_id, settlement_id in ((1, 100), (2, 101), (2, 101)):
+        a.record_frame(frame(event_id, 1, settlement_id), 1.0)
+    result = delivery({100: 0.5, 101: 0.5}, [a.arrivals])
+    assert (result.duplicated, a.out_of_order) == (1, 0)
+
+
 def test_percentile_is_nearest_rank():
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
 import time
 
 import pytest
 
-from realtime.loadtest.procstat import proc_sample
+from realtime.loadtest.procstat import ProcessGone, listening_ports, proc_sample
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -32,3 +34,22 @@ def test_several_pids_are_summed_and_none_means_not_measured():
     two = proc_sample([os.getpid(), os.getpid()])
     assert two.rss_bytes >= 2 * one.rss_bytes * 0.9
     assert proc_sample([]) is None
+
+
+def test_a_process_that_ended_is_named_not_an_os_error():
+    """A server that died mid-run was reported as "cannot reach ...: No such file"."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=30)
+    with pytest.raises(ProcessGone) as gone:
+        proc_sample([proc.pid])
+    assert gone.value.args == (proc.pid,)
+
+
+def test_the_ports_a_process_listens_on():
+    with socket.socket() as listening, socket.socket() as bound_only:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        bound_only.bind(("127.0.0.1", 0))
+        ports = listening_ports(os.getpid())
+        assert listening.getsockname()[1] in ports
+        assert bound_only.getsockname()[1] not in ports

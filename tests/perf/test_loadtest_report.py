@@ -38,6 +38,22 @@ def test_a_clean_run_passes():
     assert report().ok
 
 
+def test_figures_not_measured_say_why_instead_of_nan():
+    nothing = Delivery(expected=0, delivered=0, lost=0, duplicated=0, latencies_ms=[])
+    table = report(delivery=nothing, settlements_ok=0).table()
+    assert "nan" not in table
+    assert "not measured (no --server-pid)" in table
+    assert "none (no frame delivered)" in table
+
+
+def test_a_server_that_ended_during_the_run_fails_it_and_says_so():
+    gone = report(servers_gone=[4242])
+    assert not gone.ok
+    table = gone.table()
+    assert "process 4242 ended during the run" in table
+    assert "nan" not in table
+
+
 @pytest.mark.parametrize(
     "changes",
     [

@@ -60,3 +60,54 @@ def test_writes_held_up_behind_a_stall_are_timed_from_when_they_were_due():
     assert from_post.latency(100) < 5
     assert from_due.latency(100) > 350
     assert from_due.latency(50) >= from_post.latency(50)
+
+
+class StallingEverySession:
+    """Answers each settlement after ``delay`` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.ids = itertools.count(1)
+        self.lock = threading.Lock()
+
+    def settlement_create(self, *, transaction_id: int, amount: str, idempotency_key: str):
+        started = time.monotonic()
+        with self.lock:
+            settlement_id = next(self.ids)
+        if settlement_id == 3:
+            time.sleep(self.delay)
+        return settlement_id, started
+
+
+def _timed_run(rate: float, duration: float, session) -> tuple[Runner, float]:
+    who = Credentials("w", "p")
+    config = LoadConfig(
+        base_url="http://127.0.0.1:1", creator=who, writer=who, watchers=[who],
+        rate=rate, duration=duration, in_flight=1,
+    )  # fmt: skip
+    runner = Runner(config, log=lambda _line: None)
+    runner.transaction_ids = [1]
+    runner._session = lambda _url: session
+
+    async def write() -> float:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return await runner.write_phase(pool, [])
+
+    return runner, asyncio.run(write())
+
+
+def test_writes_due_before_the_end_are_sent_even_when_a_stall_holds_them_past_it():
+    """The deadline was checked against the clock after a stall: the writes it held up
+    past the end of the run were never sent, and the run passed without them."""
+    # 20/s for 0.5 s: 10 writes due (at 0, 50, ..., 450 ms); the third stalls 0.6 s.
+    runner, _seconds = _timed_run(20, 0.5, StallingEverySession(0.6))
+    assert len(runner.sent_at) == 10
+    late = max(runner.sent_at[i] - runner.due_at[i] for i in runner.sent_at)
+    assert late > 0.4  # the ones behind the stall went out late, timed from when due
+
+
+def test_a_slow_rate_does_not_write_past_the_duration():
+    """At 0.1/s for 2 s, the loop slept until the second write was due (10 s) first."""
+    runner, seconds = _timed_run(0.1, 2.0, StallingEverySession(0.0))
+    assert len(runner.sent_at) == 1
+    assert seconds < 1.0

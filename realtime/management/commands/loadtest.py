@@ -7,17 +7,22 @@ frame was lost, duplicated or out of order, a client failed or dropped, or an in
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import math
 import os
 import secrets
+import signal
+import threading
 from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import Error as DatabaseError
 
 from realtime.loadtest.api import PASSWORD_VARIABLE, Credentials
 from realtime.loadtest.config import BALANCES, LoadConfig
+from realtime.loadtest.procstat import listening_ports
 from realtime.loadtest.runner import LoadTestError, Runner
 from realtime.loadtest.users import load_users_create, load_users_retire
 
@@ -105,18 +110,46 @@ class Command(BaseCommand):
         a("--json", metavar="PATH", help="also write the figures as JSON here ('-': stdout)")
 
     def handle(self, *args, **opts) -> None:
+        # Ctrl-C and SIGTERM (`timeout`, a supervisor) raise KeyboardInterrupt wherever the
+        # run is, a blocking request included (asyncio.run's own Ctrl-C handling only cancels
+        # the task, which a request in progress does not notice for up to 30 s); the
+        # `finally` below then retires the users --create-users made.
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = {
+            sig: signal.signal(sig, _interrupt)
+            for sig in (signal.SIGINT, signal.SIGTERM)
+            if in_main_thread  # only there can Python take signals
+        }
+        try:
+            self._run(opts)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self, opts: dict) -> None:
         config = self._config(opts)
+        self._warn_about_server_pids(config)
         runner = Runner(config, log=lambda line: self.stderr.write(line))
         try:
             report = asyncio.run(runner.run())
+        except KeyboardInterrupt:
+            raise CommandError(
+                "interrupted: the run was stopped before its end, no report"
+            ) from None
         except LoadTestError as exc:
             raise CommandError(str(exc)) from exc
         except OSError as exc:
+            if exc.errno == errno.EMFILE:
+                raise CommandError(
+                    "the load generator ran out of file descriptors: raise its limit "
+                    f"(ulimit -n) above --clients plus about 50 ({exc})"
+                ) from exc
             raise CommandError(f"cannot reach {config.base_url}: {exc}") from exc
         finally:
             if opts["create_users"]:
                 load_users_retire()
-        self.stdout.write(report.table())
+        # With --json -, stdout holds the JSON alone and the table goes to stderr.
+        (self.stderr if opts["json"] == "-" else self.stdout).write(report.table())
         if opts["json"]:
             text = json.dumps(_finite(report.as_dict()), indent=2)
             if opts["json"] == "-":
@@ -135,6 +168,8 @@ class Command(BaseCommand):
         for name in ("rate", "duration", "hold", "drain", "open_timeout"):
             if not math.isfinite(opts[name]) or opts[name] < 0:
                 raise CommandError(f"--{name.replace('_', '-')} must be a number, at least 0")
+        if opts["open_timeout"] == 0:
+            raise CommandError("--open-timeout must be more than 0 (seconds to connect)")
         if opts["settlements"] is not None and opts["settlements"] < 0:
             raise CommandError("--settlements cannot be negative")
         for url in (opts["base_url"], *opts["ws_base"], *opts["write_base"]):
@@ -154,10 +189,19 @@ class Command(BaseCommand):
                 raise CommandError(f"--json {opts['json']}: no folder {folder}")
         if opts["rate"] == 0 and opts["settlements"] is None and opts["duration"] == 0:
             raise CommandError("an unthrottled run needs --settlements or --duration")
+        if opts["create_users"] and (opts["writer"] or opts["creator"] or opts["watcher"]):
+            raise CommandError(
+                "--create-users makes its own users: leave out --writer, --creator and --watcher"
+            )
         try:
             if opts["create_users"]:
                 password = secrets.token_urlsafe(18)
-                names = load_users_create(password=password)
+                try:
+                    names = load_users_create(password=password)
+                except DatabaseError as exc:
+                    raise CommandError(
+                        f"--create-users: cannot write to the database of these settings ({exc})"
+                    ) from exc
                 creator = Credentials(names["sales"], password)
                 writer = Credentials(names["cashier"], password)
                 watchers = [Credentials(names[opts["client_role"]], password)]
@@ -192,6 +236,27 @@ class Command(BaseCommand):
             connect_concurrency=opts["connect_concurrency"],
             open_timeout=opts["open_timeout"],
         )
+
+    def _warn_about_server_pids(self, config: LoadConfig) -> None:
+        """A --server-pid that listens on none of the URLs' ports is probably not the server
+        (or sits behind a proxy): its RSS and CPU would measure something else."""
+        if not config.server_pids:
+            return
+        ports = set()
+        for url in (config.base_url, *config.ws_base_urls, *config.write_base_urls):
+            parts = urlsplit(url)
+            ports.add(parts.port or (443 if parts.scheme == "https" else 80))
+        for pid in config.server_pids:
+            if not listening_ports(pid) & ports:
+                self.stderr.write(
+                    f"warning: --server-pid {pid} listens on none of ports "
+                    f"{', '.join(map(str, sorted(ports)))}: its RSS and CPU are that process's, "
+                    "which is right only for a server behind a proxy"
+                )
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _finite(value):
