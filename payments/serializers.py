@@ -7,6 +7,7 @@ from rest_framework import serializers
 from transactions.choices import PaymentMode
 from transactions.serializers import (
     MoneyField,
+    TextField,
     datetime_representation,
     money_representation,
 )
@@ -65,13 +66,11 @@ class SettlementCreateSerializer(serializers.Serializer):
 
     amount = MoneyField(help_text="At most the transaction's remaining balance.")
     payment_mode = serializers.ChoiceField(choices=PaymentMode.choices)
-    notes = serializers.CharField(
-        required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, default=""
-    )
+    notes = TextField(required=False, allow_blank=True, max_length=NOTE_MAX_LENGTH, default="")
 
 
 class SettlementVoidSerializer(serializers.Serializer):
-    reason = serializers.CharField(
+    reason = TextField(
         max_length=NOTE_MAX_LENGTH,
         help_text="Why the payment is voided (required, not blank).",
         error_messages={"blank": "A reason is required to void a payment."},

@@ -16,6 +16,7 @@ from decimal import Context, Decimal
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.db import models
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -83,7 +84,18 @@ def datetime_representation(value: dt.datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-class OptionalEmailField(serializers.CharField):
+class TextField(serializers.CharField):
+    """A JSON string, and only that: DRF's CharField also took a number as its text
+    (``{"name": 12}`` was the name "12") while refusing ``1.5`` and ``true``, and the
+    schema says ``string``."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class OptionalEmailField(TextField):
     """An email address, or ``""`` for none: DRF's ``EmailField`` check, made here rather
     than as a validator. drf-spectacular describes a blank-allowed string with a format
     validator as ``oneOf`` [email, empty string], which ``""`` matches twice (``oneOf`` wants
@@ -102,6 +114,10 @@ class OptionalEmailField(serializers.CharField):
 
 
 class CustomerSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: TextField,
+    }
     email = OptionalEmailField(
         allow_blank=True,
         max_length=254,
@@ -224,7 +240,7 @@ class TransactionCreateSerializer(serializers.Serializer):
         default=PaymentMode.CASH,
         help_text="How the customer means to pay.",
     )
-    or_number = serializers.CharField(
+    or_number = TextField(
         max_length=40,
         required=False,
         allow_blank=True,

@@ -126,3 +126,41 @@ def test_a_key_named_twice_is_refused(api, cashier, make_transaction):
     assert resp.status_code == 400
     assert resp.json() == {"detail": "JSON parse error - duplicate key 'amount'"}
     assert not PaymentSettlement.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["12", "0", "1.5", "true", "[]"])
+def test_text_fields_take_json_strings_only(
+    api, sales, cashier, admin_user, make_transaction, value
+):
+    """DRF's CharField took a number as its text ({"name": 12} was the name "12") while it
+    refused 1.5 and true; the schema says string."""
+    bodies = [
+        (sales, "/api/customers/", f'{{"name": {value}, "contact_number": "0917"}}', "name"),
+        (
+            sales,
+            "/api/customers/",
+            f'{{"name": "Ana", "contact_number": {value}}}',
+            "contact_number",
+        ),
+        (
+            sales,
+            "/api/transactions/",
+            f'{{"customer": 1, "amount": "5", "or_number": {value}}}',
+            "or_number",
+        ),
+    ]
+    txn = make_transaction("100.00")
+    bodies.append(
+        (
+            cashier,
+            f"/api/transactions/{txn.pk}/settlements/",
+            f'{{"amount": "5", "payment_mode": "cash", "notes": {value}}}',
+            "notes",
+        )
+    )
+    for user, path, body, field in bodies:
+        resp = post_json(api(user), path, body)
+        assert resp.status_code == 400, (path, field)
+        assert field in resp.json(), (path, resp.json())
+    assert not PaymentSettlement.objects.exists()
+    assert Transaction.objects.count() == 1
