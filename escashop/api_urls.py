@@ -18,9 +18,11 @@ from payments.views import SettlementViewSet, TransactionSettlementsView
 from realtime.views import PaymentEventsView
 from transactions.views import CustomerViewSet, TransactionViewSet
 
+from . import api_ids  # noqa: F401 (registers the "id" path converter)
 from .auth_api import LoginView, LogoutView, MeView, RefreshView
 
-router = SimpleRouter()
+# Converter paths, not regexes: object ids go through the "id" converter (api_ids.py).
+router = SimpleRouter(use_regex_path=False)
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("transactions", TransactionViewSet, basename="transaction")
 router.register("settlements", SettlementViewSet, basename="settlement")
@@ -53,7 +55,7 @@ urlpatterns = [
     path("auth/logout/", LogoutView.as_view(), name="token_logout"),
     path("auth/me/", MeView.as_view(), name="auth_me"),
     path(
-        "transactions/<int:transaction_pk>/settlements/",
+        "transactions/<id:transaction_pk>/settlements/",
         TransactionSettlementsView.as_view(),
         name="transaction-settlements",
     ),

@@ -386,6 +386,8 @@ SPECTACULAR_SETTINGS = {
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/",
+    # Object ids in paths (escashop/api_ids.py): whole numbers, not strings with a pattern.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1}},
     "ENUM_NAME_OVERRIDES": {
         "PaymentModeEnum": "transactions.choices.PaymentMode",
         "PaymentStatusEnum": "transactions.choices.PaymentStatus",

@@ -118,8 +118,7 @@ class TransactionSettlementsView(generics.ListCreateAPIView):
 class SettlementViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One settlement of a transaction the caller may see."""
 
-    # ASCII digits, no leading zero: int() read "1\n", " 1", "+1", "01" and "\u0661" as 1.
-    lookup_value_regex = "[1-9][0-9]*"
+    lookup_value_converter = "id"  # escashop/api_ids.py: ASCII digits, no leading zero
 
     serializer_class = SettlementSerializer
 

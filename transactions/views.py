@@ -43,8 +43,7 @@ class CustomerViewSet(
 ):
     """Customers: any role looks them up (``?q=`` searches), sales and admins write them."""
 
-    # ASCII digits, no leading zero: int() read "1\n", " 1", "+1", "01" and "\u0661" as 1.
-    lookup_value_regex = "[1-9][0-9]*"
+    lookup_value_converter = "id"  # escashop/api_ids.py: ASCII digits, no leading zero
 
     serializer_class = CustomerSerializer
     permission_classes = [IsAuthenticated, HasAnyRole, CustomerWriter]
@@ -66,8 +65,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """Transactions the caller may see (admin: all; sales: their own; cashier: theirs and
     the unassigned queue). Sales and admins create; admins correct and delete."""
 
-    # ASCII digits, no leading zero: int() read "1\n", " 1", "+1", "01" and "\u0661" as 1.
-    lookup_value_regex = "[1-9][0-9]*"
+    lookup_value_converter = "id"  # escashop/api_ids.py: ASCII digits, no leading zero
 
     serializer_class = TransactionSerializer
     filterset_class = TransactionFilter

@@ -110,11 +110,13 @@ def test_an_id_in_the_url_is_ascii_digits_only(api, admin_user, make_transaction
         arabic = quote("".join(chr(0x660 + int(d)) for d in str(pk)))  # Arabic-Indic digits
         return written.format(pk, arabic=arabic)
 
-    for kind, pk in (("transactions", txn.pk), ("customers", txn.customer_id)):
-        assert client.get(f"/api/{kind}/{pk}/").status_code == 200
-        resp = client.get(f"/api/{kind}/{spelled(pk)}/")
-        assert resp.status_code == 404, (kind, spelled(pk))
+    for path in ("/api/transactions/{}/", "/api/transactions/{}/settlements/"):
+        assert client.get(path.format(txn.pk)).status_code == 200
+        resp = client.get(path.format(spelled(txn.pk)))
+        assert resp.status_code == 404, path.format(spelled(txn.pk))
         assert resp.json() == {"detail": "Not found."}
+    assert client.get(f"/api/customers/{txn.customer_id}/").status_code == 200
+    assert client.get(f"/api/customers/{spelled(txn.customer_id)}/").status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/api/transactions/", "/api/auth/token/"])

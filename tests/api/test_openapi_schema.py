@@ -184,6 +184,20 @@ def test_the_schema_and_its_docs_ignore_a_stale_token(client):
     assert client.get("/api/docs/", **stale).status_code == 200
 
 
+def test_object_ids_in_paths_are_whole_numbers(schema):
+    """A URL regex for ids made drf-spectacular describe them as strings with a pattern."""
+    in_paths = [
+        (path, parameter["schema"])
+        for path, operations in schema["paths"].items()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path"
+    ]
+    assert len(in_paths) >= 10
+    for path, parameter_schema in in_paths:
+        assert parameter_schema == {"type": "integer", "minimum": 1}, path
+
+
 def test_documented_limits_of_parameters_and_bodies(schema):
     components = schema["components"]["schemas"]
     assert components["SettlementVoidRequest"]["properties"]["reason"]["minLength"] == 1
