@@ -37,6 +37,8 @@ def proc_sample(pids: list[int]) -> ProcSample | None:
             if line.startswith("VmRSS:"):
                 rss += int(line.split()[1]) * 1024
                 break
+        else:  # a zombie: ended, not yet reaped by its parent
+            raise ProcessGone(pid)
         # The command name (field 2) may hold spaces; fields after its ")" are fixed.
         fields = stat.rsplit(")", 1)[1].split()
         utime, stime = int(fields[11]), int(fields[12])
@@ -44,14 +46,14 @@ def proc_sample(pids: list[int]) -> ProcSample | None:
     return ProcSample(rss_bytes=rss, cpu_seconds=cpu)
 
 
-def listening_ports(pid: int) -> set[int]:
+def listening_ports(pid: int) -> set[int] | None:
     """The TCP ports ``pid`` listens on (IPv4 and IPv6), from /proc/net and its open files;
-    empty when they cannot be read."""
+    None when its open files cannot be read (another user's process, say)."""
     inodes = set()
     try:
         fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
-        return set()
+        return None
     for fd in fds:
         try:
             target = os.readlink(fd)

@@ -170,9 +170,11 @@ class Report:
             ),
             (
                 "server CPU idle",
-                "not measured (no --hold)"
-                if self.idle_cpu_percent is None
-                else f"{self.idle_cpu_percent:.1f}% of one core while the connections were idle",
+                f"{self.idle_cpu_percent:.1f}% of one core while the connections were idle"
+                if self.idle_cpu_percent is not None
+                else "not measured (no --hold)"
+                if not self.config.hold
+                else self._unmeasured(math.nan),
             ),
             (
                 "load generator",

@@ -9,6 +9,7 @@ at the given rate and concurrency; wait for the last frames; check the invariant
 from __future__ import annotations
 
 import asyncio
+import http.client
 import itertools
 import os
 import threading
@@ -33,6 +34,10 @@ TRANSACTION_AMOUNT = "9999999.00"
 class LoadTestError(RuntimeError):
     """The run cannot start or continue (bad credentials, a role that sees nothing, ...)."""
 
+
+#: What a request to a server that went away (or answered nonsense) may raise: refused or
+#: reset connections, an answer cut short, a body that is not JSON.
+REQUEST_FAILURES = (ApiError, OSError, http.client.HTTPException, ValueError)
 
 #: After the drain found every frame: how long to wait for late second copies.
 DUPLICATE_GRACE_SECONDS = 1.0
@@ -136,7 +141,7 @@ class Runner:
                 self.transaction_ids.append(txn_id)
                 if (n + 1) % 25 == 0:
                     self.log(f"setup: {n + 1}/{cfg.transactions} transactions")
-        except (ApiError, OSError, ValueError) as exc:  # ValueError: a body that is not JSON
+        except REQUEST_FAILURES as exc:
             raise LoadTestError(f"setup over REST failed: {exc}") from exc
         finally:
             creator.close()
@@ -206,6 +211,11 @@ class Runner:
                 pending.add(future)
                 future.add_done_callback(pending.discard)
                 n += 1
+            if cfg.settlements is None:
+                # A timed run lasts its duration: the settlements per second are counted
+                # over it, not up to the last write sent (at 0.1/s for 2 s that was one
+                # write in 10 ms: "100 a second").
+                await asyncio.sleep(max(0.0, deadline - time.monotonic()))
             if pending:
                 await asyncio.wait(pending)
         finally:
@@ -244,8 +254,10 @@ class Runner:
         problems = []
         try:
             for txn_id in self.transaction_ids:
+                if self.stopping.is_set():  # interrupted: stop at the next transaction
+                    break
                 problems.extend(self._check_one(api, txn_id))
-        except (ApiError, OSError, ValueError) as exc:
+        except REQUEST_FAILURES as exc:
             # The server went away (or answered nonsense): the table still shows what was
             # measured, and the run fails.
             problems.append(f"could not check the invariants: {exc}")

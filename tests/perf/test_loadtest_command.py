@@ -130,6 +130,8 @@ def test_setup_and_the_invariant_check_turn_http_failures_into_clear_errors(clos
     runner.transaction_ids = [1, 2]
     (problem,) = runner.check_invariants()
     assert problem.startswith("could not check the invariants")
+    runner.stopping.set()  # interrupted: no request is made any more
+    assert runner.check_invariants() == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

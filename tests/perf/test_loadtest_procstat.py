@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +44,20 @@ def test_a_process_that_ended_is_named_not_an_os_error():
     with pytest.raises(ProcessGone) as gone:
         proc_sample([proc.pid])
     assert gone.value.args == (proc.pid,)
+
+
+def test_a_process_ended_but_not_yet_reaped_is_gone_too():
+    """A zombie still has /proc/<pid>/status, without VmRSS: it read as 0 bytes."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while "State:\tZ" not in Path(f"/proc/{proc.pid}/status").read_text():
+            assert time.monotonic() < deadline, "the child did not end"
+            time.sleep(0.02)
+        with pytest.raises(ProcessGone):
+            proc_sample([proc.pid])
+    finally:
+        proc.wait(timeout=30)
 
 
 def test_the_ports_a_process_listens_on():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -44,6 +45,12 @@ def test_figures_not_measured_say_why_instead_of_nan():
     assert "nan" not in table
     assert "not measured (no --server-pid)" in table
     assert "none (no frame delivered)" in table
+
+
+def test_the_idle_cpu_line_says_which_option_was_missing():
+    hold_without_pid = report(config=replace(report().config, hold=5.0)).table()
+    assert "not measured (no --server-pid)" in hold_without_pid.split("server CPU idle")[1]
+    assert "not measured (no --hold)" in report().table()
 
 
 def test_a_server_that_ended_during_the_run_fails_it_and_says_so():

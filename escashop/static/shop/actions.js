@@ -68,6 +68,7 @@ export function setupPayDialog({ api, table, announce, trackOwn }) {
     if (!current) return;
     clearErrors(form, "pay");
     const id = current.id;
+    const orNumber = current.or_number; // the dialog may be closed and reopened meanwhile
     const body = {
       amount: form.elements.amount.value.trim(),
       payment_mode: form.elements.payment_mode.value,
@@ -108,7 +109,7 @@ export function setupPayDialog({ api, table, announce, trackOwn }) {
       trackOwn.end(id, settlement?.id);
       unconfirmed.delete(id);
       dialog.close();
-      announce(`Payment of ${formatMoney(body.amount)} recorded on ${current.or_number}.`);
+      announce(`Payment of ${formatMoney(body.amount)} recorded on ${orNumber}.`);
       // The row's buttons were redrawn (the event may have come first): focus goes back to
       // the row, to "Payments" once nothing is left to pay, not to the top of the page.
       table.focusRow(id);
@@ -287,25 +288,31 @@ export function setupPaymentsDialog({ api, table, announce, canVoid, trackOwn })
     event.preventDefault();
     if (!voiding) return;
     clearErrors(voidForm, "void");
+    // Esc and another row's Payments may change `current` and `voiding` while it is sent.
+    const txn = current;
+    const settlement = voiding;
     await whileBusy(voidForm, async () => {
-      trackOwn.start(current.id);
+      trackOwn.start(txn.id);
       try {
-        await api.request("POST", `/settlements/${voiding.id}/void/`, {
+        await api.request("POST", `/settlements/${settlement.id}/void/`, {
           body: { reason: voidForm.elements.reason.value.trim() },
         });
       } catch (err) {
-        trackOwn.end(current.id);
+        trackOwn.end(txn.id);
         if (err.status === 404) err.message = GONE_MESSAGE;
         showErrors(voidForm, "void", err);
         return;
       }
-      trackOwn.end(current.id, voiding.id, { voided: true });
-      announce(`Payment of ${formatMoney(voiding.amount)} voided on ${current.or_number}.`);
-      voidForm.hidden = true;
-      voiding = null;
-      await load();
+      trackOwn.end(txn.id, settlement.id, { voided: true });
+      announce(`Payment of ${formatMoney(settlement.amount)} voided on ${txn.or_number}.`);
+      if (current === txn) {
+        // Still this transaction's dialog (not closed and reopened on another meanwhile).
+        voidForm.hidden = true;
+        voiding = null;
+        await load();
+      }
       try {
-        table.upsert(await api.request("GET", `/transactions/${current.id}/`));
+        table.upsert(await api.request("GET", `/transactions/${txn.id}/`));
       } catch (err) {
         /* the event will do */
       }

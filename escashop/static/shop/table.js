@@ -6,6 +6,9 @@
 
 import { formatMoney, isZero, moneyString, percentPaid, progressPercent } from "./money.js";
 
+/** Longer OR numbers wrap (shop.css .or-long); OR-2026-000002 is 14 characters. */
+const LONG_OR_NUMBER = 16;
+
 export const STATUS_LABELS = { unpaid: "Unpaid", partial: "Partial", paid: "Paid" };
 
 /** The fields the table keeps, from a REST representation of a transaction. */
@@ -176,7 +179,9 @@ export class TransactionsTable {
     tr.dataset.status = data.payment_status;
     const or = cell("c-or");
     const orText = document.createElement("span");
-    orText.className = "or";
+    // One line for an ordinary OR number (OR-2026-000002); one of the 40 characters the API
+    // takes wraps instead of widening the table.
+    orText.className = data.or_number.length > LONG_OR_NUMBER ? "or or-long" : "or";
     orText.textContent = data.or_number;
     or.append(orText);
     const status = cell("c-status");

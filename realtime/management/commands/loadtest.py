@@ -110,10 +110,12 @@ class Command(BaseCommand):
         a("--json", metavar="PATH", help="also write the figures as JSON here ('-': stdout)")
 
     def handle(self, *args, **opts) -> None:
-        # Ctrl-C and SIGTERM (`timeout`, a supervisor) raise KeyboardInterrupt wherever the
-        # run is, a blocking request included (asyncio.run's own Ctrl-C handling only cancels
-        # the task, which a request in progress does not notice for up to 30 s); the
-        # `finally` below then retires the users --create-users made.
+        # Ctrl-C and SIGTERM (`timeout`, a supervisor) raise KeyboardInterrupt in the main
+        # thread, a blocking request there included (asyncio.run's own Ctrl-C handling only
+        # cancels the task, which such a request does not notice for up to 30 s). Requests in
+        # flight on other threads (setup, writes, the invariant check) end first, within
+        # their 30 s timeout; nothing new starts. The `finally` below then retires the users
+        # --create-users made.
         in_main_thread = threading.current_thread() is threading.main_thread()
         previous = {
             sig: signal.signal(sig, _interrupt)
@@ -247,7 +249,8 @@ class Command(BaseCommand):
             parts = urlsplit(url)
             ports.add(parts.port or (443 if parts.scheme == "https" else 80))
         for pid in config.server_pids:
-            if not listening_ports(pid) & ports:
+            listening = listening_ports(pid)
+            if listening is not None and not listening & ports:  # None: cannot tell
                 self.stderr.write(
                     f"warning: --server-pid {pid} listens on none of ports "
                     f"{', '.join(map(str, sorted(ports)))}: its RSS and CPU are that process's, "
