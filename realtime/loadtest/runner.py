@@ -350,6 +350,7 @@ class Runner:
         if writing:
             with ThreadPoolExecutor(max_workers=cfg.in_flight, thread_name_prefix="write") as pool:
                 write_seconds = await self.write_phase(pool, watchers)
+            self.log(f"draining: up to {cfg.drain:g}s for the last frames")
             drained = await self.drain(watchers)
         cpu_end = self._server_sample()
         own_cpu = proc_sample([os.getpid()]).cpu_seconds - own_start.cpu_seconds
@@ -376,6 +377,7 @@ class Runner:
         )
         delivery_seconds = max(write_seconds, last_arrival - measure_started)
         if writing:
+            self.log(f"checking {len(self.transaction_ids)} transactions over REST")
             problems = await asyncio.to_thread(self.check_invariants)
         for w in watchers:
             await w.close()
