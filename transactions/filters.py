@@ -5,9 +5,12 @@ They narrow what the visibility policy already allows; they never widen it.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -97,6 +100,44 @@ class StatusesFilter(django_filters.MultipleChoiceFilter):
     field_class = StatusesField
 
 
+def start_of_local_day(day: dt.date) -> dt.datetime:
+    """The first instant of ``day`` in the shop's time zone.
+
+    Local days are cut at these instants, so every moment is in exactly one day, the one its
+    local time shows, even where daylight saving repeats an hour (django-filter ended a day
+    at 23:59:59.999999 of the first of two repeated hours: a sale in the second was in no
+    day). With zoneinfo, a midnight skipped by a clock change is the change's instant.
+    """
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+class LocalDayRangeFilter(django_filters.DateFromToRangeFilter):
+    """``<name>_after`` and ``<name>_before``: local dates, both included."""
+
+    def filter(self, qs: QuerySet, value):
+        if not value:
+            return qs
+        if value.start is not None:
+            qs = qs.filter(**{f"{self.field_name}__gte": start_of_local_day(value.start.date())})
+        if value.stop is not None:
+            next_day = value.stop.date() + dt.timedelta(days=1)
+            qs = qs.filter(**{f"{self.field_name}__lt": start_of_local_day(next_day)})
+        return qs
+
+
+class LocalDayFilter(django_filters.DateFilter):
+    """One end of a range of local dates, included: ``lookup_expr`` "gte" (from that day
+    on) or "lte" (up to that day); cut as ``LocalDayRangeFilter`` cuts them."""
+
+    def filter(self, qs: QuerySet, value):
+        if value in (None, ""):
+            return qs
+        if self.lookup_expr == "gte":
+            return qs.filter(**{f"{self.field_name}__gte": start_of_local_day(value)})
+        next_day = value + dt.timedelta(days=1)
+        return qs.filter(**{f"{self.field_name}__lt": start_of_local_day(next_day)})
+
+
 class TransactionFilter(django_filters.FilterSet):
     payment_status = StatusesFilter(
         choices=PaymentStatus.choices,
@@ -115,7 +156,7 @@ class TransactionFilter(django_filters.FilterSet):
     unassigned = StrictBooleanFilter(
         field_name="cashier", lookup_expr="isnull", help_text="true: only those with no cashier."
     )
-    transaction_date = django_filters.DateFromToRangeFilter(
+    transaction_date = LocalDayRangeFilter(
         help_text=(
             "Local dates, both ends included: transaction_date_after=2026-01-01 and/or "
             "transaction_date_before=2026-01-31."
@@ -123,14 +164,14 @@ class TransactionFilter(django_filters.FilterSet):
     )
     # The same range under the names many APIs use; given together with the ones above,
     # both apply.
-    date_from = django_filters.DateFilter(
+    date_from = LocalDayFilter(
         field_name="transaction_date",
-        lookup_expr="date__gte",
+        lookup_expr="gte",
         help_text="Local date, included: the same as transaction_date_after.",
     )
-    date_to = django_filters.DateFilter(
+    date_to = LocalDayFilter(
         field_name="transaction_date",
-        lookup_expr="date__lte",
+        lookup_expr="lte",
         help_text="Local date, included: the same as transaction_date_before.",
     )
     ordering = StableOrderingFilter(

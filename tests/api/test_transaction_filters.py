@@ -200,3 +200,34 @@ def test_equal_sort_keys_do_not_shuffle_between_pages(api, admin_user, make_tran
         resp = client.get(f"/api/transactions/?ordering=amount&page_size=2&page={page}")
         seen += [row["id"] for row in resp.json()["results"]]
     assert seen == sorted(made)
+
+
+def test_every_sale_is_in_exactly_one_local_day_across_a_daylight_saving_change(
+    api, admin_user, make_transaction, settings
+):
+    """In America/Santiago, 2026-04-05 00:00 falls back to 2026-04-04 23:00: that hour is
+    repeated. The day cut at 23:59:59.999999 of its first copy put a sale in the second copy
+    in no day, and transaction_date_* then disagreed with date_from/date_to."""
+    settings.TIME_ZONE = "America/Santiago"
+    utc = dt.timezone.utc
+    sales = {
+        "first 23:30 of the 4th": dt.datetime(2026, 4, 5, 2, 30, tzinfo=utc),
+        "second 23:30 of the 4th": dt.datetime(2026, 4, 5, 3, 30, tzinfo=utc),
+        "00:30 of the 5th": dt.datetime(2026, 4, 5, 4, 30, tzinfo=utc),
+    }
+    ids = {
+        label: make_transaction("10.00", transaction_date=when).pk for label, when in sales.items()
+    }
+    client = api(admin_user)
+
+    def listed(query: str) -> set[str]:
+        rows = client.get(f"/api/transactions/?{query}").json()["results"]
+        return {label for label, pk in ids.items() if pk in {r["id"] for r in rows}}
+
+    fourth = {"first 23:30 of the 4th", "second 23:30 of the 4th"}
+    fifth = {"00:30 of the 5th"}
+    for day, expected in (("2026-04-04", fourth), ("2026-04-05", fifth)):
+        assert listed(f"transaction_date_after={day}&transaction_date_before={day}") == expected
+        assert listed(f"date_from={day}&date_to={day}") == expected
+    assert listed("transaction_date_before=2026-04-04") == fourth
+    assert listed("transaction_date_after=2026-04-05") == fifth

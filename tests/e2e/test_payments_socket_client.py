@@ -298,6 +298,13 @@ MONEY = """async () => {
   return cases.map(([paid, amount]) => m.percentPaid(paid, amount));
 }"""
 
+BAR_WIDTHS = """async () => {
+  const m = await import('/static/shop/money.js');
+  const cases = [['9999999999.98', '9999999999.99'], ['0.01', '9999999999.99'],
+                 ['0.00', '10.00'], ['10.00', '10.00'], ['50.00', '100.00']];
+  return cases.map(([paid, amount]) => m.progressPercent(paid, amount));
+}"""
+
 
 def _serve(source: Path):
     # A handler of one parameter: Playwright passes (route, request) to one that takes two.
@@ -374,6 +381,11 @@ def test_client_retries_a_failed_token_refresh_and_backs_off_from_a_flapping_ser
 def test_percent_paid_is_computed_from_the_digits(browser):
     # A float division shows 29.00 of 100.00 as 28 %, and 580.00 of 1000.00 as 57 %.
     assert _page(browser).evaluate(MONEY) == [29, 57, 58, 0, 33, 100, 29, 99]
+
+
+def test_the_progress_bar_is_full_only_when_paid_and_empty_only_when_nothing_is(browser):
+    # A cent short of the maximum was drawn 100.00 % wide; a cent of it 0.00 %.
+    assert _page(browser).evaluate(BAR_WIDTHS) == [99.5, 0.5, 0, 100, 50]
 
 
 def test_a_stale_snapshot_does_not_overwrite_a_newer_row(browser):

@@ -46,10 +46,13 @@ function cents(value) {
   return text ? BigInt(text.replace(".", "")) : 0n;
 }
 
-/** Paid over amount in percent, 0 to 100: only for the progress bar's width. */
+/** Paid over amount in percent, 0 to 100: only for the progress bar's width. Never drawn
+ * full while a cent is owed (9,999,999,999.98 of 9,999,999,999.99 was "100.00%"), nor empty
+ * once a cent is paid: 0.5 to 99.5 in between. */
 export function progressPercent(paid, amount) {
-  const total = Number(moneyString(amount));
-  const part = Number(moneyString(paid));
-  if (!(total > 0) || !(part > 0)) return 0;
-  return Math.min(100, Math.max(0, (part / total) * 100));
+  const total = cents(amount);
+  const part = cents(paid);
+  if (total <= 0n || part <= 0n) return 0;
+  if (part >= total) return 100;
+  return Math.min(99.5, Math.max(0.5, (Number(part) / Number(total)) * 100));
 }
