@@ -209,7 +209,7 @@ def test_every_sale_is_in_exactly_one_local_day_across_a_daylight_saving_change(
     repeated. The day cut at 23:59:59.999999 of its first copy put a sale in the second copy
     in no day, and transaction_date_* then disagreed with date_from/date_to."""
     settings.TIME_ZONE = "America/Santiago"
-    utc = dt.timezone.utc
+    utc = dt.UTC
     sales = {
         "first 23:30 of the 4th": dt.datetime(2026, 4, 5, 2, 30, tzinfo=utc),
         "second 23:30 of the 4th": dt.datetime(2026, 4, 5, 3, 30, tzinfo=utc),
