@@ -15,7 +15,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from escashop.api_authentication import JWTAuthentication
+from escashop.api_authentication import PASSWORD_CLAIM, JWTAuthentication
 from transactions.choices import Role
 from transactions.selectors import user_roles
 from transactions.serializers import display_name
@@ -34,6 +34,9 @@ class TokenAuth:
     error: str | None = None
     #: Not checked at all: the server failed (a database error), not the token.
     fault: bool = False
+    #: The token's password claim (None without one): a password change ends the
+    #: connection as it ends the token (``realtime.delivery.ConnectionDelivery.access_from``).
+    password_claim: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -63,7 +66,12 @@ def token_authenticate(raw: object) -> TokenAuth:
     if not user.is_active:
         return refused("user is inactive")
     expires_at = dt.datetime.fromtimestamp(int(token["exp"]), tz=dt.UTC)
-    return TokenAuth(user=user, roles=user_roles(user), expires_at=expires_at)
+    return TokenAuth(
+        user=user,
+        roles=user_roles(user),
+        expires_at=expires_at,
+        password_claim=token.payload.get(PASSWORD_CLAIM),
+    )
 
 
 def user_summary(user: AbstractBaseUser, roles: frozenset[Role]) -> dict:

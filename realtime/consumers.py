@@ -47,13 +47,16 @@ logger = logging.getLogger(__name__)
 NO_ORM_HANDLERS = frozenset({"websocket_receive", "websocket_connect"})
 
 
-def _subscribe_facts(user_id: int) -> tuple[int, int, frozenset[Role] | None]:
+def _subscribe_facts(user_id: int) -> tuple[int, int, frozenset[Role] | None, str | None]:
     """The newest event id and the log's pruning point, and the user's access right now
-    (checked on every subscribe, in the same thread hop, since a replay follows). Ids commit
-    in id order (``realtime.events._insert``): every id up to the newest is history."""
+    (checked on every subscribe, in the same thread hop, since a replay follows) with their
+    password claim. Ids commit in id order (``realtime.events._insert``): every id up to the
+    newest is history."""
     pruned_through = payment_log_pruned_through()
     newest = payment_log_newest(pruned_through=pruned_through)
-    return newest, pruned_through, users_roles(user_ids=[user_id])[user_id]
+    claims: dict[int, str] = {}
+    roles = users_roles(user_ids=[user_id], claims=claims)[user_id]
+    return newest, pruned_through, roles, claims.get(user_id)
 
 
 class _NotJson(ValueError):
@@ -228,12 +231,19 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         previous, self.auth = self.auth, auth
         if self.delivery is None:
             self.delivery = ConnectionDelivery(
-                user=auth.user, roles=auth.roles, send=self._send_text
+                user=auth.user,
+                roles=auth.roles,
+                send=self._send_text,
+                password_claim=auth.password_claim,
             )
             self.delivery.on_access_change = self._access_changed
             self.delivery.on_failure = self._failed
-        elif previous.roles != auth.roles:
-            self.delivery.set_roles(auth.roles)
+        else:
+            # A fresh token (a refresh, or a login after a password change) carries its
+            # own claim: checked from now on against that one.
+            self.delivery.password_claim = auth.password_claim
+            if previous.roles != auth.roles:
+                self.delivery.set_roles(auth.roles)
         self._relabel(auth.roles)
         self._close_later(
             (auth.expires_at - timezone.now()).total_seconds(), CloseCode.UNAUTHENTICATED
@@ -297,7 +307,8 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         if not self._joined:
             await self._join_relay()
         facts = await db_read(_subscribe_facts)(self.auth.user.pk)
-        last_event_id, pruned_through, roles = facts
+        last_event_id, pruned_through, roles, claim = facts
+        roles = self.delivery.access_from(roles, claim)
         if roles != self.delivery.roles:
             self.delivery.access_changed(roles)  # narrows, or closes 4401/4403
             if not roles:

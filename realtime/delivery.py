@@ -32,7 +32,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -128,10 +128,18 @@ class ConnectionDelivery:
     """What one websocket connection has sent, and the one place that decides what to send."""
 
     def __init__(
-        self, *, user, roles: frozenset[Role], send: Callable[[str], Awaitable[None]]
+        self,
+        *,
+        user,
+        roles: frozenset[Role],
+        send: Callable[[str], Awaitable[None]],
+        password_claim: str | None = None,
     ) -> None:
         self.user = user
         self.user_id = user.pk
+        #: The password claim of the token the connection authenticated with (None: a
+        #: token made without one, which a password change does not end).
+        self.password_claim = password_claim
         self.set_roles(roles)
         self.send = send
         self.topics: dict[str, TopicState] = {}
@@ -155,6 +163,16 @@ class ConnectionDelivery:
         self.roles = roles
         self.sees_all = Role.ADMIN in roles  # the policy's shortcut, checked per frame
         self.user._escashop_roles = roles  # keep the selectors' per-user cache in step
+
+    def access_from(
+        self, roles: frozenset[Role] | None, claim: str | None
+    ) -> frozenset[Role] | None:
+        """The access a read of the user's row gives this connection: None (closed 4401)
+        when the password changed since its token was made, as the API refuses that token
+        (401 ``password_changed``); the roles read otherwise."""
+        if roles is not None and self.password_claim not in (None, claim):
+            return None
+        return roles
 
     def access_changed(self, roles: frozenset[Role] | None) -> None:
         """The hub saw different access: stop sending what is no longer allowed right now
@@ -301,9 +319,10 @@ class ConnectionDelivery:
             if since is not None or (taken is not None and taken - 1 > floor):
                 after = floor
                 while True:
-                    page, roles = await db_read(_replay_page)(
+                    page, roles, claim = await db_read(_replay_page)(
                         self.user, roles=self.roles, topic=topic, after=after, limit=PAGE
                     )
+                    roles = self.access_from(roles, claim)
                     if roles != self.roles:
                         # Access as of after the page was read: a user deactivated or
                         # narrowed meanwhile is not sent what was written after that.
@@ -330,12 +349,15 @@ class ConnectionDelivery:
 
 def _replay_page(
     user, *, roles: frozenset[Role], topic: str, after: int, limit: int
-) -> tuple[list[PaymentEvent], frozenset[Role] | None]:
-    """One page of a ``since`` replay, and the user's access read after it (None: inactive):
-    the replay is not on the hub's re-check until it ends, so each page checks for itself,
-    as the live path's events wait for a check that began after they were written."""
+) -> tuple[list[PaymentEvent], frozenset[Role] | None, str | None]:
+    """One page of a ``since`` replay, and the user's access read after it (None: inactive;
+    and the password claim): the replay is not on the hub's re-check until it ends, so each
+    page checks for itself, as the live path's events wait for a check that began after
+    they were written."""
     page = payment_events_replay(user, roles=roles, topic=topic, after=after, limit=limit)
-    return page, users_roles(user_ids=[user.pk])[user.pk]
+    claims: dict[int, str] = {}
+    roles_now = users_roles(user_ids=[user.pk], claims=claims)[user.pk]
+    return page, roles_now, claims.get(user.pk)
 
 
 class CatchupHub:
@@ -428,8 +450,13 @@ class CatchupHub:
         which roles. Connections whose access changed are told (``access_changed``)."""
         started = time.time()
         conns = tuple(conn for conn in self.connections if not conn.closed)
-        current = await db_read(users_roles)(user_ids=access_user_ids(conns)) if conns else {}
-        self.access_read(AccessRead(started, conns, current))
+        claims: dict[int, str] = {}
+        current = (
+            await db_read(users_roles)(user_ids=access_user_ids(conns), claims=claims)
+            if conns
+            else {}
+        )
+        self.access_read(AccessRead(started, conns, current, claims))
 
     def access_read(self, read: AccessRead) -> None:
         """Apply a check's result: the roles it read for its connections, and that a check
@@ -437,7 +464,7 @@ class CatchupHub:
         if read.started >= self.read_at:
             self.read_at = read.started
             for conn in read.conns:
-                roles = read.roles[conn.user_id]
+                roles = conn.access_from(read.roles[conn.user_id], read.claims.get(conn.user_id))
                 if not conn.closed and roles != conn.roles:
                     conn.access_changed(roles)
         self.checked_at = max(self.checked_at, read.started)
@@ -477,6 +504,8 @@ class AccessRead:
     started: float
     conns: tuple[ConnectionDelivery, ...]
     roles: dict[int, frozenset[Role] | None]
+    #: Each active user's password claim (``users_roles_read``).
+    claims: dict[int, str] = field(default_factory=dict)
 
 
 def access_check_due(

@@ -200,7 +200,9 @@ def _insert(events: list[PaymentEvent], connection, *, access_due=None) -> Acces
             with connection.cursor() as cursor:
                 cursor.execute(access_sql, access_params)
                 rows = cursor.fetchall()
-            access = AccessRead(started, access_of, users_roles_read(connection, user_ids, rows))
+            claims: dict[int, str] = {}
+            roles = users_roles_read(connection, user_ids, rows, claims=claims)
+            access = AccessRead(started, access_of, roles, claims)
         return access
     meta = PaymentEvent._meta
     previous = meta.get_field("previous_event_id")
@@ -246,7 +248,9 @@ def _insert(events: list[PaymentEvent], connection, *, access_due=None) -> Acces
         returned = cursor.fetchall()
         if access_due is not None:
             rows = check.fetchall()
-            access = AccessRead(started, access_of, users_roles_read(connection, user_ids, rows))
+            claims = {}
+            roles = users_roles_read(connection, user_ids, rows, claims=claims)
+            access = AccessRead(started, access_of, roles, claims)
     ids = [row[0] for row in returned]
     # The sequence numbers the VALUES rows in order and RETURNING gives them back in that
     # order (as Django's bulk_create assumes); a relay must never carry another row's id.

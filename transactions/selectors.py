@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connections, router
 from django.db.models import Q, QuerySet
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from escashop.compiled_query import CompiledQuery
 
@@ -119,12 +120,15 @@ def _user_row_reader(connection) -> tuple[list[str], list[tuple[int, list, objec
     return reader
 
 
-def users_roles(*, user_ids: Sequence[int]) -> dict[int, frozenset[Role] | None]:
+def users_roles(
+    *, user_ids: Sequence[int], claims: dict[int, str] | None = None
+) -> dict[int, frozenset[Role] | None]:
     """The roles each of these users holds right now, in ONE query; ``None`` for a user who
     is inactive or gone. ``user_roles`` for many users at once: the websockets' re-check,
     which runs for every burst of events (``realtime.delivery``), with the SQL of
     ``user_with_roles`` for a list of ids (the ORM took longer to build the query than to
-    run it, competing for the GIL with the write it runs beside)."""
+    run it, competing for the GIL with the write it runs beside). ``claims``, when given,
+    gets each active user's password claim (``users_roles_read``)."""
     if not user_ids:
         return {}
     connection = connections[router.db_for_read(get_user_model())]
@@ -132,7 +136,7 @@ def users_roles(*, user_ids: Sequence[int]) -> dict[int, frozenset[Role] | None]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return users_roles_read(connection, user_ids, rows)
+    return users_roles_read(connection, user_ids, rows, claims=claims)
 
 
 def users_roles_query(connection, user_ids: Sequence[int]) -> tuple[str, list[int]]:
@@ -147,18 +151,28 @@ def users_roles_query(connection, user_ids: Sequence[int]) -> tuple[str, list[in
 
 
 def users_roles_read(
-    connection, user_ids: Sequence[int], rows: Sequence[tuple]
+    connection,
+    user_ids: Sequence[int],
+    rows: Sequence[tuple],
+    *,
+    claims: dict[int, str] | None = None,
 ) -> dict[int, frozenset[Role] | None]:
-    """``users_roles``' answer from the rows of ``users_roles_query``."""
+    """``users_roles``' answer from the rows of ``users_roles_query``. ``claims``, when
+    given, gets each active user's password claim as the login puts it in its tokens
+    (``escashop.api_authentication.password_claim``): an open websocket whose token carries
+    another was opened before a password change (``realtime.delivery``)."""
     user_model = get_user_model()
     names, _converters = _user_row_reader(connection)  # flags and ids need no converting
-    pk, active, superuser = (
-        names.index(name) for name in (user_model._meta.pk.attname, "is_active", "is_superuser")
+    pk, active, superuser, password = (
+        names.index(name)
+        for name in (user_model._meta.pk.attname, "is_active", "is_superuser", "password")
     )
     groups: dict[int, list[str | None]] = {}
     superusers = set()
     for row in rows:
         if row[active]:
+            if row[pk] not in groups and claims is not None:
+                claims[row[pk]] = get_md5_hash_password(row[password])
             groups.setdefault(row[pk], []).append(row[-1])
             if row[superuser]:
                 superusers.add(row[pk])

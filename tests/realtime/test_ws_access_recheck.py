@@ -10,6 +10,7 @@ import json
 import pytest
 from django.contrib.auth.models import Group, User
 
+from escashop.auth_api import LoginSerializer
 from realtime import delivery
 from realtime.choices import CloseCode
 from transactions.choices import Role
@@ -219,3 +220,66 @@ def test_an_older_access_read_is_not_applied_over_a_newer_one(cashier):
     hub.access_read(older)  # finished later, read earlier: the cashier role is gone
     assert conn.roles == {Role.SALES}
     assert hub.checked_at == 20.0
+
+
+def _login_token(user) -> str:
+    """An access token as the login makes it now: with the user's password claim."""
+    return str(LoginSerializer.get_token(User.objects.get(pk=user.pk)).access_token)
+
+
+def _change_password(user, password: str) -> None:
+    user = User.objects.get(pk=user.pk)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
+async def test_a_password_change_closes_a_socket_opened_with_an_older_login(
+    clients, cashier, make_transaction
+):
+    """The API refused the old tokens at once (401 password_changed) while a socket opened
+    with one went on receiving every event until the token expired."""
+    old = await clients.open(user=cashier, token=await db(_login_token)(cashier))
+    await old.send({"type": "subscribe", "topic": "transactions"})
+    assert (await old.receive())["type"] == "subscribed"
+    await db(_change_password)(cashier, "a-new-password-123")
+    assert await old.receive_close(timeout=3.0) == CloseCode.UNAUTHENTICATED
+    # A login after the change opens a socket that stays open and gets the events.
+    new = await clients.open(user=cashier, token=await db(_login_token)(cashier))
+    await new.send({"type": "subscribe", "topic": "transactions"})
+    assert (await new.receive())["type"] == "subscribed"
+    txn = await db(make_transaction)("10.00")  # the cashiers' queue
+    assert (await new.receive())["data"]["transactionId"] == txn.pk
+    await old.nothing(0.3)
+
+
+async def test_an_event_after_a_password_change_never_reaches_the_old_socket(
+    clients, cashier, admin_user, make_transaction, settings
+):
+    # No hub round in between: the writer's own check, with the event's INSERT, catches it.
+    settings.ESCASHOP_CATCHUP_SECONDS = 60
+    client = await clients.open(user=cashier, token=await db(_login_token)(cashier))
+    await client.send({"type": "subscribe", "topic": "transactions"})
+    assert (await client.receive())["type"] == "subscribed"
+    admin = await _watch(clients, admin_user)
+    await db(_change_password)(cashier, "a-new-password-123")
+    txn = await db(make_transaction)("11.00")
+    assert (await admin.receive())["data"]["transactionId"] == txn.pk
+    assert await client.receive_close(timeout=3.0) == CloseCode.UNAUTHENTICATED
+
+
+async def test_a_subscribe_after_a_password_change_is_closed(clients, cashier):
+    client = await clients.open(user=cashier, token=await db(_login_token)(cashier))
+    await db(_change_password)(cashier, "a-new-password-123")
+    await client.send({"type": "subscribe", "topic": "transactions", "since": 0})
+    assert await client.receive_close(timeout=3.0) == CloseCode.UNAUTHENTICATED
+
+
+async def test_a_token_made_without_the_claim_is_not_ended_by_a_password_change(
+    clients, cashier, make_transaction
+):
+    """An operator's token (simplejwt's defaults, no claim) is not the login's: the API does
+    not refuse it after a password change, and neither does the socket."""
+    client = await _watch(clients, cashier)
+    await db(_change_password)(cashier, "a-new-password-123")
+    txn = await db(make_transaction)("12.00")
+    assert (await client.receive())["data"]["transactionId"] == txn.pk
