@@ -39,6 +39,32 @@ def test_sales_staff_see_only_their_own_transactions(
     assert client.get(url).status_code == 302  # "doesn't exist" redirect, no data shown
 
 
+def test_sales_staff_see_the_payments_of_their_own_sales_only(
+    client, staff, cashier, sales, sales2, make_transaction
+):
+    """The API shows a sales agent the payments of their sales; the admin refused them (403)
+    and showed the sale's change page without its payments."""
+    mine = make_transaction("10.00", created_by=sales)
+    theirs = make_transaction("20.00", created_by=sales2)
+    paid = [
+        settlement_record(
+            transaction=txn, amount=Decimal("1.00"), payment_mode="cash", recorded_by=cashier
+        )
+        for txn in (mine, theirs)
+    ]
+    client.force_login(sales)
+    own = client.get(reverse("admin:payments_paymentsettlement_change", args=[paid[0].pk]))
+    assert own.status_code == 200
+    assert "Save" not in own.content.decode()  # read-only
+    other = client.get(reverse("admin:payments_paymentsettlement_change", args=[paid[1].pk]))
+    assert other.status_code == 302  # "doesn't exist", as for their transactions
+    listing = client.get(reverse("admin:payments_paymentsettlement_changelist"))
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].result_list) == [paid[0]]
+    sale = client.get(reverse("admin:transactions_transaction_change", args=[mine.pk]))
+    assert paid[0] in list(sale.context["inline_admin_formsets"][0].formset.queryset)
+
+
 def test_recording_a_payment_in_admin_goes_through_the_service(
     client, staff, cashier, make_transaction
 ):

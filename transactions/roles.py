@@ -41,6 +41,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "transactions.change_customer",
         "transactions.view_transaction",
         "transactions.add_transaction",
+        # The payments of their own sales, as the API shows them (read-only).
+        "payments.view_paymentsettlement",
     ],
 }
 
