@@ -113,7 +113,7 @@ def transaction_create(
     transaction_date: dt.datetime | None = None,
 ) -> Transaction:
     """Record a sale; its creator is its sales agent. Sales and admin only."""
-    _require_role(created_by, Role.SALES, Role.ADMIN, action="create transactions")
+    transaction_create_check(created_by)
     amount = money_parse(amount)
     if payment_mode not in PaymentMode.values:
         raise ValidationError({"payment_mode": [f'"{payment_mode}" is not a valid choice.']})
@@ -252,6 +252,12 @@ def _stale_check(txn: Transaction, shown: Mapping[str, Any]) -> None:
 
 
 STALE = "Someone else changed this since the page was opened: reload it and check."
+
+
+def transaction_create_check(user: AbstractBaseUser) -> None:
+    """Who may record a sale: sales and admins (PermissionDenied otherwise). The API asks
+    before it reads the body, as ``transaction_change_check``."""
+    _require_role(user, Role.SALES, Role.ADMIN, action="create transactions")
 
 
 def transaction_change_check(user: AbstractBaseUser) -> None:

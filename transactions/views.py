@@ -29,6 +29,7 @@ from .services import (
     customer_update,
     transaction_change_check,
     transaction_create,
+    transaction_create_check,
     transaction_delete,
     transaction_update,
 )
@@ -89,6 +90,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @extend_schema(request=TransactionCreateSerializer, responses={201: TransactionSerializer})
     def create(self, request: Request) -> Response:
+        transaction_create_check(request.user)  # 403 before the body is read
         data = self._input(TransactionCreateSerializer, request)
         txn = transaction_create(created_by=request.user, **data)
         return Response(self._read(txn), status=status.HTTP_201_CREATED)

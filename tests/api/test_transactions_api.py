@@ -263,3 +263,15 @@ def test_delete_with_settlements_is_409(api, admin_user, cashier, make_transacti
         "detail": "This transaction has payment settlements and cannot be deleted."
     }
     assert Transaction.objects.filter(pk=txn.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"customer": "x", "amount": "1"}, {"customer": 999999, "amount": "1.00"}, {}],
+)
+def test_a_cashier_is_refused_a_sale_before_the_body_is_read(api, cashier, body):
+    """The body was validated first: a cashier learned which customer ids exist from the
+    400s, and got the 403 only for a valid body."""
+    resp = api(cashier).post("/api/transactions/", body, format="json")
+    assert resp.status_code == 403
+    assert set(resp.json()) == {"detail"}
