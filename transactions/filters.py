@@ -111,6 +111,14 @@ def start_of_local_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
 
 
+def end_of_local_day(day: dt.date) -> dt.datetime | None:
+    """The first instant after ``day`` (``start_of_local_day`` of the next); None after the
+    last date Python has, 9999-12-31: nothing is later, so there is no bound to set."""
+    if day >= dt.date.max:
+        return None
+    return start_of_local_day(day + dt.timedelta(days=1))
+
+
 class LocalDayRangeFilter(django_filters.DateFromToRangeFilter):
     """``<name>_after`` and ``<name>_before``: local dates, both included."""
 
@@ -119,9 +127,9 @@ class LocalDayRangeFilter(django_filters.DateFromToRangeFilter):
             return qs
         if value.start is not None:
             qs = qs.filter(**{f"{self.field_name}__gte": start_of_local_day(value.start.date())})
-        if value.stop is not None:
-            next_day = value.stop.date() + dt.timedelta(days=1)
-            qs = qs.filter(**{f"{self.field_name}__lt": start_of_local_day(next_day)})
+        end = end_of_local_day(value.stop.date()) if value.stop is not None else None
+        if end is not None:
+            qs = qs.filter(**{f"{self.field_name}__lt": end})
         return qs
 
 
@@ -134,8 +142,8 @@ class LocalDayFilter(django_filters.DateFilter):
             return qs
         if self.lookup_expr == "gte":
             return qs.filter(**{f"{self.field_name}__gte": start_of_local_day(value)})
-        next_day = value + dt.timedelta(days=1)
-        return qs.filter(**{f"{self.field_name}__lt": start_of_local_day(next_day)})
+        end = end_of_local_day(value)
+        return qs if end is None else qs.filter(**{f"{self.field_name}__lt": end})
 
 
 class TransactionFilter(django_filters.FilterSet):

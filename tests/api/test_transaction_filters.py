@@ -231,3 +231,23 @@ def test_every_sale_is_in_exactly_one_local_day_across_a_daylight_saving_change(
         assert listed(f"date_from={day}&date_to={day}") == expected
     assert listed("transaction_date_before=2026-04-04") == fourth
     assert listed("transaction_date_after=2026-04-05") == fifth
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("transaction_date_before=9999-12-31", 1),  # the day after it is past Python's dates
+        ("date_to=9999-12-31", 1),
+        ("transaction_date_after=9999-12-31", 0),
+        ("transaction_date_after=0001-01-01", 1),
+        ("date_from=0001-01-01", 1),
+        ("date_to=0001-01-01", 0),
+    ],
+)
+def test_the_first_and_last_dates_python_has_are_answered(
+    api, admin_user, make_transaction, query, count
+):
+    make_transaction("1.00")
+    resp = api(admin_user).get(f"/api/transactions/?{query}")
+    assert resp.status_code == 200
+    assert resp.json()["count"] == count
