@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from transactions.choices import Role
-from transactions.selectors import users_roles
+from transactions.selectors import user_access
 
 from .auth import TokenAuth, token_authenticate, user_summary
 from .choices import CloseCode
@@ -54,9 +54,7 @@ def _subscribe_facts(user_id: int) -> tuple[int, int, frozenset[Role] | None, st
     newest is history."""
     pruned_through = payment_log_pruned_through()
     newest = payment_log_newest(pruned_through=pruned_through)
-    claims: dict[int, str] = {}
-    roles = users_roles(user_ids=[user_id], claims=claims)[user_id]
-    return newest, pruned_through, roles, claims.get(user_id)
+    return newest, pruned_through, *user_access(user_id=user_id)
 
 
 class _NotJson(ValueError):

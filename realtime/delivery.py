@@ -40,7 +40,7 @@ from django.db import connection
 
 from escashop.db_health import database_lost
 from transactions.choices import Role
-from transactions.selectors import Audience, users_roles
+from transactions.selectors import Audience, user_access, users_roles, users_roles_read
 
 from .metrics import DELIVERY_LAG, FRAMES_SENT
 from .models import PaymentEvent
@@ -355,9 +355,7 @@ def _replay_page(
     page checks for itself, as the live path's events wait for a check that began after
     they were written."""
     page = payment_events_replay(user, roles=roles, topic=topic, after=after, limit=limit)
-    claims: dict[int, str] = {}
-    roles_now = users_roles(user_ids=[user.pk], claims=claims)[user.pk]
-    return page, roles_now, claims.get(user.pk)
+    return page, *user_access(user_id=user.pk)
 
 
 class CatchupHub:
@@ -506,6 +504,16 @@ class AccessRead:
     roles: dict[int, frozenset[Role] | None]
     #: Each active user's password claim (``users_roles_read``).
     claims: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(
+        cls, started: float, conns: tuple[ConnectionDelivery, ...], connection, user_ids, rows
+    ) -> AccessRead:
+        """The check made with the events' INSERT (``realtime.events._insert``), from the
+        rows of ``users_roles_query``."""
+        claims: dict[int, str] = {}
+        roles = users_roles_read(connection, user_ids, rows, claims=claims)
+        return cls(started, conns, roles, claims)
 
 
 def access_check_due(

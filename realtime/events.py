@@ -29,7 +29,7 @@ from django.db import connections, router
 from django.db import transaction as db_transaction
 from django.utils import timezone
 
-from transactions.selectors import users_roles_query, users_roles_read
+from transactions.selectors import users_roles_query
 
 from .choices import FRAME_TOPIC, FrameType
 from .groups import EVENTS_GROUP
@@ -200,9 +200,7 @@ def _insert(events: list[PaymentEvent], connection, *, access_due=None) -> Acces
             with connection.cursor() as cursor:
                 cursor.execute(access_sql, access_params)
                 rows = cursor.fetchall()
-            claims: dict[int, str] = {}
-            roles = users_roles_read(connection, user_ids, rows, claims=claims)
-            access = AccessRead(started, access_of, roles, claims)
+            access = AccessRead.from_rows(started, access_of, connection, user_ids, rows)
         return access
     meta = PaymentEvent._meta
     previous = meta.get_field("previous_event_id")
@@ -248,9 +246,7 @@ def _insert(events: list[PaymentEvent], connection, *, access_due=None) -> Acces
         returned = cursor.fetchall()
         if access_due is not None:
             rows = check.fetchall()
-            claims = {}
-            roles = users_roles_read(connection, user_ids, rows, claims=claims)
-            access = AccessRead(started, access_of, roles, claims)
+            access = AccessRead.from_rows(started, access_of, connection, user_ids, rows)
     ids = [row[0] for row in returned]
     # The sequence numbers the VALUES rows in order and RETURNING gives them back in that
     # order (as Django's bulk_create assumes); a relay must never carry another row's id.

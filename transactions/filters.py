@@ -111,39 +111,40 @@ def start_of_local_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
 
 
-def end_of_local_day(day: dt.date) -> dt.datetime | None:
-    """The first instant after ``day`` (``start_of_local_day`` of the next); None after the
-    last date Python has, 9999-12-31: nothing is later, so there is no bound to set."""
-    if day >= dt.date.max:
-        return None
-    return start_of_local_day(day + dt.timedelta(days=1))
+def in_local_days(
+    qs: QuerySet, field: str, first: dt.date | None = None, last: dt.date | None = None
+) -> QuerySet:
+    """The rows whose ``field`` falls from local day ``first`` to ``last``, both included
+    (either may be None: no bound). After 9999-12-31, the last date Python has, nothing is
+    later: no upper bound then."""
+    if first is not None:
+        qs = qs.filter(**{f"{field}__gte": start_of_local_day(first)})
+    if last is not None and last < dt.date.max:
+        qs = qs.filter(**{f"{field}__lt": start_of_local_day(last + dt.timedelta(days=1))})
+    return qs
 
 
 class LocalDayRangeFilter(django_filters.DateFromToRangeFilter):
-    """``<name>_after`` and ``<name>_before``: local dates, both included."""
+    """``<name>_after`` and ``<name>_before``: local dates, both included (``in_local_days``)."""
 
     def filter(self, qs: QuerySet, value):
         if not value:
             return qs
-        if value.start is not None:
-            qs = qs.filter(**{f"{self.field_name}__gte": start_of_local_day(value.start.date())})
-        end = end_of_local_day(value.stop.date()) if value.stop is not None else None
-        if end is not None:
-            qs = qs.filter(**{f"{self.field_name}__lt": end})
-        return qs
+        first = value.start.date() if value.start is not None else None
+        last = value.stop.date() if value.stop is not None else None
+        return in_local_days(qs, self.field_name, first, last)
 
 
 class LocalDayFilter(django_filters.DateFilter):
     """One end of a range of local dates, included: ``lookup_expr`` "gte" (from that day
-    on) or "lte" (up to that day); cut as ``LocalDayRangeFilter`` cuts them."""
+    on) or "lte" (up to that day), as ``in_local_days`` cuts them."""
 
     def filter(self, qs: QuerySet, value):
         if value in (None, ""):
             return qs
         if self.lookup_expr == "gte":
-            return qs.filter(**{f"{self.field_name}__gte": start_of_local_day(value)})
-        end = end_of_local_day(value)
-        return qs if end is None else qs.filter(**{f"{self.field_name}__lt": end})
+            return in_local_days(qs, self.field_name, first=value)
+        return in_local_days(qs, self.field_name, last=value)
 
 
 class TransactionFilter(django_filters.FilterSet):

@@ -139,6 +139,14 @@ def users_roles(
     return users_roles_read(connection, user_ids, rows, claims=claims)
 
 
+def user_access(*, user_id: int) -> tuple[frozenset[Role] | None, str | None]:
+    """One user's ``users_roles`` answer and password claim (None for both: inactive or
+    gone), for a websocket's subscribe and replay pages (``realtime``)."""
+    claims: dict[int, str] = {}
+    roles = users_roles(user_ids=[user_id], claims=claims)[user_id]
+    return roles, claims.get(user_id)
+
+
 def users_roles_query(connection, user_ids: Sequence[int]) -> tuple[str, list[int]]:
     """``users_roles``' SQL and parameters, for a caller that runs it itself (the events'
     INSERT sends it in the same round trip: ``realtime.events``); its rows go to

@@ -130,6 +130,13 @@ class Report:
             return "not measured (a server process ended during the run)"
         return "not measured (no client connected, or no frame delivered)"
 
+    def _idle_cpu_row(self) -> str:
+        if self.idle_cpu_percent is not None:
+            return f"{self.idle_cpu_percent:.1f}% of one core while the connections were idle"
+        if not self.config.hold:
+            return "not measured (no --hold)"
+        return self._unmeasured(math.nan)
+
     def table(self) -> str:
         d = self.as_dict()
         cfg = self.config
@@ -170,11 +177,7 @@ class Report:
             ),
             (
                 "server CPU idle",
-                f"{self.idle_cpu_percent:.1f}% of one core while the connections were idle"
-                if self.idle_cpu_percent is not None
-                else "not measured (no --hold)"
-                if not self.config.hold
-                else self._unmeasured(math.nan),
+                self._idle_cpu_row(),
             ),
             (
                 "load generator",

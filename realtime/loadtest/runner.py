@@ -256,7 +256,8 @@ class Runner:
             for txn_id in self.transaction_ids:
                 if self.stopping.is_set():  # interrupted: stop at the next transaction
                     break
-                problems.extend(self._check_one(api, txn_id))
+                if (problem := self._check_one(api, txn_id)) is not None:
+                    problems.append(problem)
         except REQUEST_FAILURES as exc:
             # The server went away (or answered nonsense): the table still shows what was
             # measured, and the run fails.
@@ -265,8 +266,8 @@ class Runner:
             api.close()
         return problems
 
-    def _check_one(self, api: ApiSession, txn_id: int) -> list[str]:
-        """The invariants of one transaction (``check_invariants``): its problem, or none."""
+    def _check_one(self, api: ApiSession, txn_id: int) -> str | None:
+        """The invariants of one transaction (``check_invariants``): its problem, or None."""
         ok = self.ok_per_transaction[txn_id]
         want = Decimal(WARMUP_AMOUNT) + Decimal(self.config.settlement_amount) * ok
         txn = api.transaction_get(txn_id)
@@ -281,12 +282,12 @@ class Runner:
             and balance == amount - paid
             and txn["payment_status"] == "partial"
         ):
-            return []
-        return [
+            return None
+        return (
             f"transaction {txn_id}: paid {paid} (expected {want}; its {len(rows)} "
             f"settlements listed sum to {listed}), balance {balance}, "
             f"status {txn['payment_status']}"
-        ]
+        )
 
     def _server_sample(self) -> ProcSample | None:
         """The server processes' RSS and CPU, or None when there are none or one ended."""

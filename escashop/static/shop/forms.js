@@ -65,10 +65,7 @@ export function showErrors(form, prefix, error, { fieldMap = {} } = {}) {
  */
 export function focusMessage(el) {
   if (!el) return;
-  if (!(el instanceof HTMLInputElement || el instanceof HTMLSelectElement
-        || el instanceof HTMLTextAreaElement || el instanceof HTMLButtonElement)) {
-    el.tabIndex = -1;
-  }
+  if (!el.matches("input, select, textarea, button")) el.tabIndex = -1;
   el.focus();
 }
 
