@@ -21,7 +21,11 @@ from rest_framework.views import APIView
 
 from .choices import FrameType, Topic
 from .models import PaymentEvent
-from .selectors import payment_events_visible_to, payment_log_covers, payment_log_newest
+from .selectors import (
+    payment_events_visible_to,
+    payment_log_newest,
+    payment_log_pruned_through,
+)
 
 MAX_LIMIT = 500
 
@@ -89,19 +93,28 @@ class PaymentEventsView(APIView):
         query.is_valid(raise_exception=True)
         after = query.validated_data["after"]
         limit = min(query.validated_data["limit"], MAX_LIMIT)
-        horizon = settled_horizon()
-        events: list[PaymentEvent] = []
-        has_more = False
-        resync = not payment_log_covers(after)  # events above `after` were pruned
-        if not resync:
-            events = list(
-                payment_events_visible_to(
-                    request.user, after=after, topic=query.validated_data.get("topic")
-                ).filter(id__lte=horizon)[: limit + 1]
-            )
+        settled = settled_horizon()
+        events = list(
+            payment_events_visible_to(
+                request.user, after=after, topic=query.validated_data.get("topic")
+            ).filter(id__lte=settled)[: limit + 1]
+        )
+        # Read after the page, so that a prune committed before the page was read is seen.
+        pruned_through = payment_log_pruned_through()
+        # Pruned events all settled long ago: with every event pruned the horizon is still
+        # the newest id the log held, so the cursor a resync hands out stays valid.
+        horizon = max(settled, pruned_through)
+        has_more = resync = False
+        if after < pruned_through:  # events above `after` were pruned
+            resync, events = True, []
+        else:
             has_more = len(events) > limit
             events = events[:limit]
-            if not events and after > horizon and after > payment_log_newest():
+            if (
+                not events
+                and after > horizon
+                and after > payment_log_newest(pruned_through=pruned_through)
+            ):
                 # A cursor past the newest event ever logged is not from this log (the
                 # database was restored or reset): without this it would wait for ids to
                 # catch up, missing everything until then. Start over from the horizon.

@@ -153,6 +153,28 @@ def test_a_cursor_older_than_the_retained_log_asks_for_a_resync(api, admin_user,
     assert [i["event_id"] for i in page["events"]] == [oldest_kept]
 
 
+def test_a_log_pruned_empty_hands_out_a_cursor_that_stays_valid(api, admin_user, cashier, history):
+    """A shop closed longer than the retention: every event pruned. The resync's cursor is
+    the newest id the log held, and polling from it is quiet, not another resync."""
+    client = api(admin_user)
+    newest = PaymentEvent.objects.order_by("-id").first().pk
+    PaymentEvent.objects.update(created_at=timezone.now() - dt.timedelta(days=30))
+    assert payment_events_prune(days=7) > 0
+    assert not PaymentEvent.objects.exists()
+    for after in (0, newest - 1, newest + 1):
+        _, page = poll(client, after=after)
+        assert (page["resync_required"], page["next_after"]) == (True, newest), after
+    _, page = poll(client, after=newest)
+    assert (page["resync_required"], page["events"], page["next_after"]) == (False, [], newest)
+    sale = history["sofia"]
+    settlement_record(transaction=sale, amount="100.00", payment_mode="cash", recorded_by=cashier)
+    _, page = poll(client, after=newest)
+    assert page["resync_required"] is False
+    assert [i["event_id"] for i in page["events"]] == list(
+        PaymentEvent.objects.order_by("id").values_list("id", flat=True)
+    )
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
