@@ -311,16 +311,20 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             self.delivery.access_changed(roles)  # narrows, or closes 4401/4403
             if not roles:
                 return
-        if since is not None and (since < pruned_through or since > last_event_id):
-            # Events after ``since`` were pruned (or the log is not the one the client knew).
-            self.delivery.unsubscribe(topic)
-            await self.send_json({"type": "resync_required", "topic": topic})
-            return
 
         async def subscribed() -> None:
             await self.send_json(
                 {"type": "subscribed", "topic": topic, "last_event_id": last_event_id}
             )
+
+        async def resync() -> None:
+            await self.send_json({"type": "resync_required", "topic": topic})
+
+        if since is not None and (since < pruned_through or since > last_event_id):
+            # Events after ``since`` were pruned (or the log is not the one the client knew).
+            self.delivery.unsubscribe(topic)
+            await resync()
+            return
 
         # On the hub's access re-check before the replay: an event written after a change of
         # access, queued behind the replay, was written after a check that saw it.
@@ -330,6 +334,7 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
             since=since,
             last_event_id=last_event_id,
             on_subscribed=subscribed,
+            on_resync=resync,
         )
 
     # -- frames to the client --------------------------------------------------------------

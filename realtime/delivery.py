@@ -44,7 +44,7 @@ from transactions.selectors import Audience, user_access, users_roles, users_rol
 
 from .metrics import DELIVERY_LAG, FRAMES_SENT
 from .models import PaymentEvent
-from .selectors import payment_events_replay
+from .selectors import payment_events_replay, payment_log_pruned_through
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,8 @@ class ConnectionDelivery:
         topic: str,
         since: int | None,
         last_event_id: int,
-        on_subscribed,
+        on_subscribed: Callable[[], Awaitable[None]],
+        on_resync: Callable[[], Awaitable[None]],
     ) -> None:
         """Start a topic at ``since`` (replaying what was missed) or at ``last_event_id``
         (every id up to it committed before it: ids commit in id order).
@@ -295,11 +296,13 @@ class ConnectionDelivery:
         """
         self._subscribing += 1
         try:
-            await self._subscribe_locked(topic, since, last_event_id, on_subscribed)
+            await self._subscribe_locked(topic, since, last_event_id, on_subscribed, on_resync)
         finally:
             self._subscribing -= 1
 
-    async def _subscribe_locked(self, topic, since, last_event_id, on_subscribed) -> None:
+    async def _subscribe_locked(
+        self, topic, since, last_event_id, on_subscribed, on_resync
+    ) -> None:
         async with self.lock:
             if since is not None:
                 floor = since
@@ -319,9 +322,15 @@ class ConnectionDelivery:
             if since is not None or (taken is not None and taken - 1 > floor):
                 after = floor
                 while True:
-                    page, roles, claim = await db_read(_replay_page)(
+                    page, pruned_through, roles, claim = await db_read(_replay_page)(
                         self.user, roles=self.roles, topic=topic, after=after, limit=PAGE
                     )
+                    if pruned_through > after:
+                        # A prune committed while the replay ran: events above ``after``
+                        # may be gone from this page. The client must refetch instead.
+                        self.unsubscribe(topic)
+                        await on_resync()
+                        return
                     roles = self.access_from(roles, claim)
                     if roles != self.roles:
                         # Access as of after the page was read: a user deactivated or
@@ -349,13 +358,14 @@ class ConnectionDelivery:
 
 def _replay_page(
     user, *, roles: frozenset[Role], topic: str, after: int, limit: int
-) -> tuple[list[PaymentEvent], frozenset[Role] | None, str | None]:
-    """One page of a ``since`` replay, and the user's access read after it (None: inactive;
-    and the password claim): the replay is not on the hub's re-check until it ends, so each
-    page checks for itself, as the live path's events wait for a check that began after
-    they were written."""
+) -> tuple[list[PaymentEvent], int, frozenset[Role] | None, str | None]:
+    """One page of a ``since`` replay; then the log's pruning point, read after it (a prune
+    committed before the page was read shows there); then the user's access (None:
+    inactive; and the password claim): the replay is not on the hub's re-check until it
+    ends, so each page checks for itself, as the live path's events wait for a check that
+    began after they were written."""
     page = payment_events_replay(user, roles=roles, topic=topic, after=after, limit=limit)
-    return page, *user_access(user_id=user.pk)
+    return page, payment_log_pruned_through(), *user_access(user_id=user.pk)
 
 
 class CatchupHub:

@@ -85,6 +85,42 @@ async def test_since_older_than_the_retained_log_needs_a_resync(
     assert frame["data"]["paid_amount"] == 20.0
 
 
+async def test_a_prune_committed_while_the_replay_runs_asks_for_a_resync(
+    clients, monkeypatch, admin_user, cashier, make_transaction
+):
+    """The subscribe found ``since`` inside the log; a prune then committed before the
+    replay read it. The replay must not skip the pruned events in silence (SPEC 6)."""
+    import realtime.delivery
+
+    txn = await db(make_transaction)("1000.00")
+    client = await clients.open(user=admin_user)
+    since = (await client.subscribe("payment_status"))["last_event_id"]
+    await client.close()
+    await pay(txn, cashier)  # missed, then pruned
+    await pay(txn, cashier)  # missed, kept
+    missed = await db(lambda: list(PaymentEvent.objects.filter(id__gt=since).order_by("id")))()
+    real_replay = realtime.delivery.payment_events_replay
+    pruned = []
+
+    def prune_first(user, **kwargs):
+        if not pruned:
+            PaymentEvent.objects.filter(id__lte=missed[1].pk).update(
+                created_at=timezone.now() - dt.timedelta(days=8)
+            )
+            call_command("prune_payment_events")
+            pruned.append(True)
+        return real_replay(user, **kwargs)
+
+    monkeypatch.setattr(realtime.delivery, "payment_events_replay", prune_first)
+    again = await clients.open(user=admin_user)
+    await again.send({"type": "subscribe", "topic": "payment_status", "since": since})
+    assert (await again.receive())["type"] == "subscribed"
+    assert await again.receive() == {"type": "resync_required", "topic": "payment_status"}
+    await pay(txn, cashier)  # the topic is left unsubscribed: nothing more arrives
+    await again.nothing(0.5)
+    assert pruned
+
+
 async def test_replay_is_per_topic(clients, admin_user, cashier, make_transaction):
     txn = await db(make_transaction)("1000.00")
     await pay(txn, cashier)
