@@ -3,19 +3,24 @@
 Logins are throttled two ways (rates in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]):
 failed attempts per username, so one account's password cannot be guessed, and all attempts
 per client address, so one client cannot sweep many usernames. Counts live in the default
-cache (Redis when REDIS_URL is set), so every daphne process shares them. The Django
-admin's login page (``admin_login``) is held to the same limits with the same counts.
+cache (Redis when REDIS_URL is set), so every daphne process shares them; while it is out
+of reach, in each process's memory (``_ThrottleCounts``). The Django admin's login page
+(``admin_login``) is held to the same limits with the same counts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
+import time
 import unicodedata
 from collections.abc import Mapping
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.core.cache import cache as default_cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -25,6 +30,8 @@ from drf_spectacular.contrib.rest_framework_simplejwt import (
 )
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import IsAuthenticated
@@ -54,6 +61,50 @@ from transactions.choices import Role
 from transactions.selectors import user_roles
 from transactions.serializers import display_name
 
+logger = logging.getLogger(__name__)
+
+
+class _ThrottleCounts:
+    """Where login attempts are counted: the default cache (Redis when REDIS_URL is set,
+    shared by every process) and, while it cannot be reached, this process's own memory.
+
+    Redis speeds delivery up and shares these counts; it holds nothing a login needs. With
+    it down a login is still held to the limits, per process instead of per deployment
+    (each process counts apart until Redis is back), rather than refused with a 500."""
+
+    #: Seconds between two log lines about the shared cache being out of reach.
+    WARN_EVERY = 60.0
+
+    def __init__(self) -> None:
+        self.local = LocMemCache("escashop-login-throttle", {})
+        self._warned_at = -math.inf
+
+    def _call(self, method: str, *args):
+        try:
+            return getattr(default_cache, method)(*args)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            now = time.monotonic()
+            if now - self._warned_at >= self.WARN_EVERY:
+                self._warned_at = now
+                logger.warning(
+                    "login throttling: the shared cache is out of reach (%s); counting "
+                    "attempts in this process until it is back",
+                    type(exc).__name__,
+                )
+            return getattr(self.local, method)(*args)
+
+    def get_many(self, keys):
+        return self._call("get_many", keys)
+
+    def add(self, key, value, timeout):
+        return self._call("add", key, value, timeout)
+
+    def delete(self, key):
+        return self._call("delete", key)
+
+    def delete_many(self, keys):
+        return self._call("delete_many", keys)
+
 
 class _LoginThrottle(SimpleRateThrottle):
     """A sliding-window limit of ``num_requests`` attempts in ``duration`` seconds, kept as
@@ -63,6 +114,7 @@ class _LoginThrottle(SimpleRateThrottle):
     attempts in flight at the same moment all pass one reading and the limit is overshot by
     as many as run at once; a slot is never handed out twice."""
 
+    cache = _ThrottleCounts()
     #: The slot this instance took (``take``), if any.
     slot: str | None = None
 

@@ -42,6 +42,11 @@ def sentinel_addresses(values: list[str]) -> list[tuple[str, int]]:
     return addresses
 
 
+#: The cache's socket timeouts (seconds): login throttling asks it on every login, and a
+#: Redis that hangs instead of refusing must not hang logins (``escashop.auth_api``).
+CACHE_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+
+
 def redis_layout(
     *, url: str, sentinels: list[str], master: str, db: int = 0
 ) -> tuple[list, dict | None]:
@@ -66,6 +71,7 @@ def redis_layout(
                 "pool_class": "escashop.redis_config.SentinelCachePool",
                 "sentinels": addresses,
                 "master_name": master,
+                **CACHE_TIMEOUTS,
             },
         }
         return [host], cache
@@ -74,7 +80,7 @@ def redis_layout(
     for u in urls:
         if not u.startswith(("redis://", "rediss://", "unix://")):
             raise ImproperlyConfigured(f"REDIS_URL: {without_password(u)!r} is not a redis:// URL.")
-    return urls, {"LOCATION": urls[0]}
+    return urls, {"LOCATION": urls[0], "OPTIONS": dict(CACHE_TIMEOUTS)}
 
 
 class SentinelCachePool(SentinelConnectionPool):

@@ -279,3 +279,26 @@ def test_failures_counted_by_one_process_lock_the_account_in_another(daphne_serv
     assert_throttled(login(username, "right-pass-123"))
     # And the server, which counted them, refuses the right password too.
     assert _http_login(daphne_server.base_url, username, "right-pass-123") == 429
+
+
+def test_with_the_shared_cache_out_of_reach_logins_work_and_are_still_limited(
+    settings, cashier, cashier2, caplog
+):
+    """Redis speeds delivery up and shares these counts; its outage must not turn every
+    login into a 500 (a screen whose token expires then could not log back in). Each
+    process counts on its own meanwhile, so the limit still holds."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1: refused
+            "KEY_PREFIX": f"unreachable-{uuid.uuid4().hex}",
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
+        }
+    }
+    LoginFailureThrottle.cache.local.clear()
+    assert login("carlo", "carlo-pass-123").status_code == 200
+    fail("carla", 10)
+    assert_throttled(login("carla", "carla-pass-123"))
+    assert "login throttling: the shared cache is out of reach" in caplog.text
+    admin = Client(REMOTE_ADDR="10.0.0.1")
+    assert admin.post("/admin/login/", {"username": "carlo", "password": "x"}).status_code == 200

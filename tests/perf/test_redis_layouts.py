@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from escashop.redis_config import redis_layout
+from escashop.redis_config import CACHE_TIMEOUTS, redis_layout
 from tests.support.services import require_redis, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,13 +28,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_one_host():
     hosts, cache = redis_layout(url="redis://r1:6379/0", sentinels=[], master="")
     assert hosts == ["redis://r1:6379/0"]
-    assert cache == {"LOCATION": "redis://r1:6379/0"}
+    assert cache == {"LOCATION": "redis://r1:6379/0", "OPTIONS": CACHE_TIMEOUTS}
 
 
 def test_several_hosts_shard_the_layer_and_the_cache_uses_the_first():
     hosts, cache = redis_layout(url="redis://r1:6379/0, redis://r2:6379/0", sentinels=[], master="")
     assert hosts == ["redis://r1:6379/0", "redis://r2:6379/0"]
-    assert cache == {"LOCATION": "redis://r1:6379/0"}
+    assert cache == {"LOCATION": "redis://r1:6379/0", "OPTIONS": CACHE_TIMEOUTS}
 
 
 def test_sentinel():
@@ -42,6 +42,7 @@ def test_sentinel():
     assert hosts == [{"sentinels": [("s1", 26379), ("::1", 26380)], "master_name": "shop", "db": 0}]
     assert cache["OPTIONS"]["master_name"] == "shop"
     assert cache["OPTIONS"]["pool_class"] == "escashop.redis_config.SentinelCachePool"
+    assert cache["OPTIONS"]["socket_timeout"] == CACHE_TIMEOUTS["socket_timeout"]
 
 
 def test_no_redis():
