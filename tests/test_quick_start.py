@@ -45,7 +45,7 @@ def shop(tmp_path):
 
 
 @contextlib.contextmanager
-def _shop_running(tmp_path, database_url: str):
+def _shop_running(tmp_path, database_url: str, **extra_env: str):
     port = free_port()
     env = {
         key: value
@@ -53,6 +53,7 @@ def _shop_running(tmp_path, database_url: str):
         if not key.startswith(("DJANGO_", "ESCASHOP_")) and key not in {"REDIS_URL"}
     }
     env["DATABASE_URL"] = database_url
+    env.update(extra_env)
     env["PYTHON"] = sys.executable  # the venv's own: _venv.sh checks, reuses .venv
     log = tmp_path / "shop.log"
     with log.open("wb") as out:
@@ -111,3 +112,54 @@ def test_it_keeps_the_demo_out_of_a_database_other_than_sqlite(tmp_path):
         assert "ignores it and runs on SQLite" in printed
         assert "s3cret" not in printed
         assert _get(f"{base}/healthz")[0] == 200
+
+
+def test_it_keeps_the_demo_off_a_redis_the_shell_names(tmp_path):
+    """Nor does a REDIS_URL left in the shell reach the demo: its logins would count in (and
+    fail with) that Redis. Here one that answers nothing: logins work and /healthz, which
+    checks the channel layer, answers 200, so neither used it."""
+    sqlite = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+    with _shop_running(tmp_path, sqlite, REDIS_URL="redis://127.0.0.1:1/0") as (base, printed):
+        assert "REDIS_URL (or ESCASHOP_REDIS_SENTINELS) is set" in printed
+        assert _get(f"{base}/healthz")[0] == 200
+        status, _ = _post_json(
+            f"{base}/api/auth/token/", {"username": "admin", "password": "admin-demo-pass"}
+        )
+        assert status == 200
+
+
+def _shop_exits(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ESCASHOP_"))}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+    env["PYTHON"] = sys.executable
+    return subprocess.run(
+        [str(ROOT / "scripts" / "shop"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("port", ["abc", "--help", "0", "70000"])
+def test_a_port_that_is_not_a_port_is_refused_before_anything_runs(tmp_path, port):
+    done = _shop_exits(tmp_path, port)
+    assert done.returncode == 2
+    assert "usage: ./scripts/shop [PORT]" in done.stderr
+    assert "demo is ready" not in done.stdout
+    assert not (tmp_path / "shop.sqlite3").exists()
+
+
+def test_a_taken_port_is_refused_before_the_demo_says_it_is_ready(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = _shop_exits(tmp_path, port)
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is not free" in done.stderr
+    assert "./scripts/shop 8001" in done.stderr
+    assert "demo is ready" not in done.stdout
