@@ -62,7 +62,8 @@ class DaphneServer:
                 "DJANGO_SECRET_KEY": settings.SECRET_KEY,
                 "DJANGO_DEBUG": "0",
                 "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "DATABASE_URL": test_database_url(),
+                # This run's test database, unless the server is to have another.
+                "DATABASE_URL": self.extra_env.get("DATABASE_URL") or test_database_url(),
                 "REDIS_URL": settings.REDIS_URL,
                 "ESCASHOP_CHANNEL_LAYER": settings.CHANNEL_LAYER_FLAVOUR,
                 "ESCASHOP_CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]
