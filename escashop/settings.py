@@ -154,6 +154,11 @@ if env.bool("DJANGO_DB_POOL", False):
             10.0,
             validate=[_finite, validate.Range(min=0, min_inclusive=False)],
         ),
+        # psycopg_pool retries a failed connection with a doubling delay for up to this long
+        # (5 minutes by default): after a 20 s outage its next attempt was 16 s away, and
+        # requests waited for it. Given up after 5 s instead, a waiting request starts a
+        # fresh attempt at once (escashop/db_health.py).
+        "reconnect_timeout": 5.0,
     }
     if _pool["max_size"] < _pool["min_size"]:
         # psycopg would refuse it on the first query of every request, with /healthz (which

@@ -112,3 +112,45 @@ def test_an_admin_page_meeting_a_dead_connection_is_a_503_and_sweeps_too(admin_u
         assert "Reload the page" in answers[0][1]
     finally:
         server.stop()
+
+
+def test_after_an_outage_longer_than_the_pools_backoff_requests_recover_at_once(admin_user):
+    """psycopg_pool retries a failed connection with a doubling delay (1, 2, 4, 8, 16 s...)
+    for up to its reconnect_timeout (5 minutes by default): after a 20 s outage the next
+    attempt was up to 16 s away, and every request meanwhile waited its pool timeout and got
+    a 503 while /healthz, which opens a connection of its own, already said 200. The pool
+    now gives an attempt up after a few seconds, and the next request starts a fresh one."""
+    import time
+    from urllib.parse import urlparse, urlunparse
+
+    from tests.support.tcp_proxy import TcpProxy
+
+    require_postgres()
+    real = urlparse(database_url())
+    proxy = TcpProxy((real.hostname, real.port or 5432)).up()
+    through_proxy = real._replace(netloc=f"{real.netloc.rsplit('@', 1)[0]}@127.0.0.1:{proxy.port}")
+    server = DaphneServer(
+        extra_env={
+            "DATABASE_URL": urlunparse(through_proxy),
+            "DJANGO_DB_POOL": "1",
+            "DJANGO_DB_POOL_MIN": "2",
+            "DJANGO_DB_POOL_TIMEOUT": "2",
+        }
+    ).start()
+    try:
+        token = str(AccessToken.for_user(admin_user))
+        assert _get(server, token)[0] == 200
+        proxy.down()
+        # One request meets a dead connection (503, the pool swept), the next waits for a
+        # connection the pool cannot make (503 after its 2 s timeout): attempts back off.
+        assert [_get(server, token)[0] for _ in range(2)] == [503, 503]
+        time.sleep(20)
+        proxy.up()
+        started = time.monotonic()
+        status, body, _headers = _get(server, token)
+        took = time.monotonic() - started
+        assert status == 200, body
+        assert took < 1.5, f"the first request after the outage took {took:.1f}s"
+    finally:
+        server.stop()
+        proxy.down()
