@@ -3,6 +3,7 @@
 ``/healthz`` answers 200 when this process can reach the database and the channel layer,
 503 naming the check that failed otherwise, always within about ``HEALTH_TIMEOUT`` seconds:
 a load balancer must get an answer quickly even when a dependency hangs rather than refuses.
+An answer is reused for ``HEALTH_REUSE_SECONDS``, so asking often costs nothing more.
 Neither endpoint shows a token, a password or a connection string (only exception class
 names; the full error goes to the log, which never holds credentials either).
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
+import threading
 import time
 import uuid
 
@@ -33,6 +36,35 @@ HEALTH_TIMEOUT = 2.0
 
 #: A group nobody joins: sending to it exercises the layer's backend without reaching anyone.
 HEALTH_GROUP = "escashop.healthz"
+
+#: Seconds an answer is reused: however many ask at once (several balancers, or anyone who
+#: reaches a daphne port), a process opens at most one database connection a second for it.
+HEALTH_REUSE_SECONDS = 1.0
+
+
+class _HealthAnswers:
+    """The last answer and when its checks began; callers arriving while checks run wait
+    for those checks instead of starting their own."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.at = -math.inf
+        self.answer: tuple[dict, bool] | None = None
+
+    def get(self) -> tuple[dict, bool]:
+        with self.lock:
+            if self.answer is None or time.monotonic() - self.at >= HEALTH_REUSE_SECONDS:
+                started = time.monotonic()
+                self.answer = async_to_sync(_checks)()
+                self.at = started
+            return self.answer
+
+    def forget(self) -> None:
+        with self.lock:
+            self.answer = None
+
+
+HEALTH_ANSWERS = _HealthAnswers()
 
 
 def _database_probe() -> None:
@@ -84,23 +116,32 @@ async def _timed(name: str, probe) -> dict:
     return {"ok": False, "error": error}
 
 
-@never_cache
-async def healthz(request: HttpRequest) -> JsonResponse:
-    """200 ``{"status": "ok", ...}`` or 503 ``{"status": "unavailable", ...}`` with each check."""
+async def _checks() -> tuple[dict, bool]:
     database, channel_layer = await asyncio.gather(
         _timed("database", sync_to_async(_database_probe, thread_sensitive=False)),
         _timed("channel_layer", _channel_layer_probe),
     )
     checks = {"database": database, "channel_layer": channel_layer}
-    healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    return checks, all(check["ok"] for check in checks.values())
 
 
 @never_cache
-async def metrics(request: HttpRequest) -> HttpResponse:
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 ``{"status": "ok", ...}`` or 503 ``{"status": "unavailable", ...}`` with each check
+    (at most ``HEALTH_REUSE_SECONDS`` old)."""
+    checks, healthy = HEALTH_ANSWERS.get()
+    response = JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status=200 if healthy else 503,
+    )
+    # The failed check was logged as a warning, once per round (``_timed``): not again as
+    # django.request's ERROR "Service Unavailable" for every balancer's every poll.
+    response._has_been_logged = True
+    return response
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition of this process's registry (scrape every daphne process)."""
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
@@ -126,4 +167,4 @@ class OpsEndpointsMiddleware:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
-        return async_to_sync(view)(request)
+        return view(request)

@@ -53,6 +53,7 @@ PAGE = 500
 SENT_LIVE = FRAMES_SENT.labels(path="live")
 SENT_CATCHUP = FRAMES_SENT.labels(path="catchup")
 SENT_REPLAY = FRAMES_SENT.labels(path="replay")
+SENT_GAP = FRAMES_SENT.labels(path="gap")
 
 
 def catchup_interval() -> float:
@@ -211,7 +212,8 @@ class ConnectionDelivery:
             return
         await self.send(env.frame)
         counter.inc()
-        DELIVERY_LAG.observe(max(0.0, time.time() - env.created_at))
+        if counter is not SENT_REPLAY:  # a replay sends what the client asked for, however old
+            DELIVERY_LAG.observe(max(0.0, time.time() - env.created_at))
 
     # -- live ---------------------------------------------------------------------------
     def push_live(self, env: Envelope, counter=SENT_LIVE) -> Awaitable[None] | None:

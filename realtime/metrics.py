@@ -25,11 +25,13 @@ FOREIGN_MESSAGES = Counter(
 FRAMES_SENT = Counter(
     "escashop_ws_event_frames_sent_total",
     "Event frames sent to websocket clients, by how they were found.",
-    ["path"],  # live | catchup | replay
+    # live: from the channel layer; gap: read from the log while a lower id's message was
+    # late; catchup: read by the once-a-second round; replay: asked for with ``since``.
+    ["path"],
 )
 DELIVERY_LAG = Histogram(
     "escashop_event_delivery_lag_seconds",
-    "From the event's creation to its frame being sent to a client.",
+    "From the event's creation to its frame being sent to a client (replays not counted).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 HEALTH_CHECK_FAILURES = Counter(

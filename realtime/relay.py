@@ -40,6 +40,7 @@ from channels.layers import get_channel_layer
 from .delivery import (
     PAGE,
     SENT_CATCHUP,
+    SENT_GAP,
     SENT_LIVE,
     ConnectionDelivery,
     Envelope,
@@ -337,26 +338,25 @@ class LiveRelay:
             if not self.pending or self.closed:
                 return
             try:
-                await self.catch_up()
+                await self.catch_up(counter=SENT_GAP)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("could not read the event log; the next round retries")
                 return
 
-    async def catch_up(self) -> None:
+    async def catch_up(self, counter=SENT_CATCHUP) -> None:
         """Read the log above what was taken (one query a page) and offer what it holds: the
         events the layer lost or has not brought yet. Everything up to the last row read is
-        then known, so ids the read did not find are skipped."""
+        then known, so ids the read did not find are skipped. ``counter``: the hub's round
+        (``catchup``) or a gap's read (``gap``)."""
         if self.next_id is None:
             return
         after = self.next_id - 1
         for _page in range(CATCH_UP_PAGES):
             rows = await db_read(payment_events_after)(after=after, limit=PAGE)
             envs = [Envelope.from_event(row) for row in rows]
-            await self.accept(
-                envs, counter=SENT_CATCHUP, known_through=rows[-1].pk if rows else None
-            )
+            await self.accept(envs, counter=counter, known_through=rows[-1].pk if rows else None)
             if len(rows) < PAGE or self.closed:
                 break
             after = max(rows[-1].pk, self.next_id - 1)

@@ -12,6 +12,19 @@ from django.utils import timezone
 from .models import PaymentEvent, PaymentLogPrune
 
 
+def payment_events_expired(
+    *, now: dt.datetime | None = None, days: int | None = None
+) -> tuple[int | None, int]:
+    """What a prune would delete now: the newest expired event id (None: nothing expired)
+    and how many events lie at or below it."""
+    days = settings.ESCASHOP_EVENT_RETENTION_DAYS if days is None else days
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    through = PaymentEvent.objects.filter(created_at__lt=cutoff).aggregate(m=Max("id"))["m"]
+    if through is None:
+        return None, 0
+    return through, PaymentEvent.objects.filter(id__lte=through).count()
+
+
 @db_transaction.atomic
 def payment_events_prune(*, now: dt.datetime | None = None, days: int | None = None) -> int:
     """Delete events older than the retention period; return how many were deleted.

@@ -12,6 +12,15 @@ from transactions.services import customer_create, transaction_create
 
 
 @pytest.fixture(autouse=True)
+def _fresh_health_answers():
+    """/healthz reuses an answer for a second (escashop/ops.py): each test's settings get
+    their own checks."""
+    from escashop.ops import HEALTH_ANSWERS
+
+    HEALTH_ANSWERS.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2's deliberate slowness only slows the suite; tests need no brute-force resistance."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -32,9 +32,12 @@ def test_healthz_is_ok_when_database_and_channel_layer_answer(client):
     assert "no-cache" in resp["Cache-Control"] or "max-age=0" in resp["Cache-Control"]
 
 
-def test_healthz_names_a_refused_channel_layer(client, settings, closed_port):
+def test_healthz_names_a_refused_channel_layer(client, settings, closed_port, caplog):
     settings.CHANNEL_LAYERS = _redis_layer(closed_port)
     resp = client.get("/healthz")
+    # Logged once as the check's warning, not again as an ERROR for the 503 itself.
+    assert [r.levelname for r in caplog.records if r.name == "escashop.ops"] == ["WARNING"]
+    assert not [r for r in caplog.records if r.name == "django.request"]
     assert resp.status_code == 503
     body = resp.json()
     assert body["status"] == "unavailable"
@@ -95,3 +98,35 @@ def test_ops_endpoints_answer_a_direct_request_to_a_port(client, settings, path)
     # Anything else is still refused for that host, and redirected for the shop's own.
     assert client.get("/api/auth/me/", HTTP_HOST="10.0.0.5:8001").status_code == 400
     assert client.get("/", HTTP_HOST="shop.example.com").status_code == 301
+
+
+def test_callers_within_a_second_share_one_round_of_checks(client, monkeypatch):
+    """Anyone who reaches a daphne port, or several balancers polling, cost a process at most
+    one database connection a second for it: answers are reused for HEALTH_REUSE_SECONDS."""
+    import threading
+
+    from escashop import ops
+
+    rounds = []
+    real = ops._database_probe
+
+    def counted() -> None:
+        rounds.append(time.monotonic())
+        time.sleep(0.2)  # callers arriving meanwhile wait for this round
+        real()
+
+    monkeypatch.setattr(ops, "_database_probe", counted)
+    answers = []
+    callers = [
+        threading.Thread(target=lambda: answers.append(client.get("/healthz").status_code))
+        for _ in range(8)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(10)
+    assert answers == [200] * 8
+    assert len(rounds) == 1
+    time.sleep(ops.HEALTH_REUSE_SECONDS)
+    assert client.get("/healthz").status_code == 200
+    assert len(rounds) == 2

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from realtime import relay as relay_module
-from realtime.delivery import SENT_CATCHUP, SENT_LIVE, Envelope
+from realtime.delivery import SENT_CATCHUP, SENT_GAP, SENT_LIVE, Envelope
 from realtime.relay import LiveRelay
 from transactions.selectors import Audience
 
@@ -45,10 +45,10 @@ async def relay(monkeypatch):
     relay.members[relay.conn] = None
     relay.reads = []
 
-    async def read_log() -> None:  # what LiveRelay.catch_up does, with the log given here
+    async def read_log(counter=SENT_CATCHUP) -> None:  # LiveRelay.catch_up, on the log given
         relay.reads.append(relay.next_id - 1)
         rows = [_env(i) for i in relay.log if i >= relay.next_id]
-        await relay.accept(rows, counter=SENT_CATCHUP, known_through=max(relay.log, default=0))
+        await relay.accept(rows, counter=counter, known_through=max(relay.log, default=0))
 
     relay.log = []
     monkeypatch.setattr(relay, "catch_up", read_log)
@@ -82,7 +82,8 @@ async def test_a_missing_id_is_read_from_the_log_after_a_short_wait(relay):
     assert _ids(relay) == []
     await asyncio.sleep(relay_module.GAP_WAIT_SECONDS + 0.05)
     assert relay.reads == [10]
-    assert relay.conn.offered == [(11, SENT_CATCHUP), (13, SENT_LIVE)]
+    # Counted as a gap's read, not as the hub's catch-up (which means messages went missing).
+    assert relay.conn.offered == [(11, SENT_GAP), (13, SENT_LIVE)]
     assert relay.next_id == 14 and not relay.pending
 
 

@@ -121,6 +121,29 @@ async def test_a_prune_committed_while_the_replay_runs_asks_for_a_resync(
     assert pruned
 
 
+async def test_a_replay_is_not_counted_as_delivery_lag(
+    clients, admin_user, cashier, make_transaction
+):
+    """The lag histogram is for operators to alert on: a screen resuming after lunch asks for
+    old events, and their age is not the server's lag."""
+    from realtime.metrics import DELIVERY_LAG
+
+    def observed() -> float:
+        return next(s.value for s in DELIVERY_LAG.collect()[0].samples if s.name.endswith("_count"))
+
+    txn = await db(make_transaction)("1000.00")
+    await pay(txn, cashier)
+    before = observed()
+    client = await clients.open(user=admin_user)
+    await client.subscribe("payment_status", since=0)
+    (replayed,) = await client.receive_events(1)
+    assert observed() == before
+    await pay(txn, cashier)
+    (live,) = await client.receive_events(1)
+    assert live["event_id"] > replayed["event_id"]
+    assert observed() == before + 1
+
+
 async def test_replay_is_per_topic(clients, admin_user, cashier, make_transaction):
     txn = await db(make_transaction)("1000.00")
     await pay(txn, cashier)
