@@ -8,6 +8,7 @@ a handshake itself: the consumer accepts and then closes with a code a browser c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import parse_qs
 
@@ -20,6 +21,12 @@ from .delivery import db_read
 #: HTTP authentication a browser sends by itself, e.g. to a staging site behind a proxy's
 #: basic auth: credentials for the proxy, not an offer of ours, so they are looked past.
 BROWSER_SCHEMES = frozenset({"basic", "digest", "negotiate", "ntlm"})
+
+#: Seconds the handshake's token check may take. daphne drops a handshake not accepted
+#: within 5 s (``--websocket_connect_timeout``) with no HTTP answer at all, and a database
+#: that is down holds a read for the pool's timeout (10 s): given up before that, the
+#: consumer accepts and closes 1011, and the client knows to retry.
+HANDSHAKE_CHECK_SECONDS = 3.0
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +51,19 @@ class JWTAuthMiddleware(BaseMiddleware):
         scope = dict(scope)
         raw = handshake_token(scope)
         try:
-            auth = None if raw is None else await db_read(token_authenticate)(raw)
+            auth = (
+                None
+                if raw is None
+                else await asyncio.wait_for(
+                    db_read(token_authenticate)(raw), HANDSHAKE_CHECK_SECONDS
+                )
+            )
+        except TimeoutError:
+            logger.warning(
+                "a websocket handshake's token check took over %gs; closing it 1011",
+                HANDSHAKE_CHECK_SECONDS,
+            )
+            auth = UNCHECKED
         except Exception:
             # The database failed, not the token: the consumer accepts and closes 1011, so
             # the client retries rather than treating its token as refused.

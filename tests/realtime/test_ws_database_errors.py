@@ -101,3 +101,29 @@ async def test_a_handshake_whose_token_cannot_be_checked_is_accepted_then_closed
     closed = await communicator.receive_output(3)
     assert closed == {"type": "websocket.close", "code": 1011}
     await communicator.wait(timeout=3)
+
+
+async def test_a_handshake_whose_token_check_hangs_is_closed_1011_before_daphne_drops_it(
+    monkeypatch, admin_user
+):
+    """A database that is down holds a read for the pool's timeout (10 s); daphne drops a
+    handshake not accepted within 5 s with no answer a browser can read. The check is given
+    up first: accepted, then closed 1011 (retry)."""
+    import time
+
+    def hanging(raw):
+        time.sleep(1.0)
+        raise AssertionError("the handshake should not have waited for this")
+
+    monkeypatch.setattr(realtime.middleware, "token_authenticate", hanging)
+    monkeypatch.setattr(realtime.middleware, "HANDSHAKE_CHECK_SECONDS", 0.2)
+    token = await database_sync_to_async(access_token)(admin_user)
+    communicator = WebsocketCommunicator(
+        websocket_application, "/ws/", headers=[(b"authorization", f"Bearer {token}".encode())]
+    )
+    started = time.monotonic()
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    assert await communicator.receive_output(3) == {"type": "websocket.close", "code": 1011}
+    assert time.monotonic() - started < 0.9
+    await communicator.wait(timeout=3)
