@@ -9,6 +9,9 @@ Django and DRF parse it, with Django's limits (``DATA_UPLOAD_MAX_NUMBER_FIELDS``
 like), which Twisted's parse does not have. So that parse was wasted on every payment, and
 a form was parsed twice.
 
+``install()`` also names status 429 ("Too Many Requests", RFC 6585), which Twisted's table
+lacks: a throttled login's status line read "429 Unknown Status".
+
 ``install()`` gives daphne's factory a request class that passes Twisted's own switch,
 ``parsePOSTFormSubmission=False``. A malformed multipart body is then refused by Django (400,
 as before, when Twisted refused it itself). ``install()`` refuses, and says so, when daphne
@@ -46,6 +49,7 @@ def supported() -> bool:
 
 def install() -> bool:
     """Make daphne's HTTP requests leave their bodies to Django (idempotent)."""
+    http.RESPONSES.setdefault(429, b"Too Many Requests")
     if http_protocol.WebRequest is BodyLeftToDjango:
         return True
     if not supported():

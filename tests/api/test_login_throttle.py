@@ -251,7 +251,7 @@ def test_throttle_classes_read_rates_from_settings(settings):
     assert (LoginAddressThrottle().num_requests, LoginAddressThrottle().duration) == (7, 86400)
 
 
-def _http_login(base_url: str, username: str, password: str) -> int:
+def _http_login(base_url: str, username: str, password: str, reasons: list | None = None) -> int:
     request = urllib.request.Request(
         f"{base_url}/api/auth/token/",
         data=json.dumps({"username": username, "password": password}).encode(),
@@ -262,6 +262,8 @@ def _http_login(base_url: str, username: str, password: str) -> int:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return resp.status
     except urllib.error.HTTPError as exc:
+        if reasons is not None:
+            reasons.append(exc.reason)
         return exc.code
 
 
@@ -278,7 +280,9 @@ def test_failures_counted_by_one_process_lock_the_account_in_another(daphne_serv
         assert _http_login(daphne_server.base_url, username, "wrong") == 401
     assert_throttled(login(username, "right-pass-123"))
     # And the server, which counted them, refuses the right password too.
-    assert _http_login(daphne_server.base_url, username, "right-pass-123") == 429
+    reasons = []
+    assert _http_login(daphne_server.base_url, username, "right-pass-123", reasons) == 429
+    assert reasons == ["Too Many Requests"]  # Twisted had no phrase for 429: "Unknown Status"
 
 
 def test_with_the_shared_cache_out_of_reach_logins_work_and_are_still_limited(
