@@ -43,3 +43,17 @@ def test_with_debug_off_it_refuses_without_insecure(settings):
     settings.DEBUG = True
     call_command("load_demo_data", stdout=StringIO())
     assert User.objects.get(username="admin").is_superuser
+
+
+def test_a_login_whose_password_was_changed_is_not_printed_with_the_demo_one():
+    call_command("load_demo_data", "--insecure", stdout=StringIO())
+    cashier = User.objects.get(username="cashier1")
+    cashier.set_password("a-private-one-123")
+    cashier.save()
+    out = StringIO()
+    call_command("load_demo_data", "--insecure", stdout=out)
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines() if " / " in line}
+    assert "cashier1-demo-pass" not in lines["cashier1"]
+    assert "(changed since)" in lines["cashier1"]
+    assert "cashier2-demo-pass" in lines["cashier2"]  # the others' still work as printed
+    assert authenticate(username="cashier2", password="cashier2-demo-pass") is not None

@@ -49,6 +49,8 @@ class Command(BaseCommand):
                 "./scripts/shop does), or pass --insecure if this database is a throwaway."
             )
         users = {}
+        #: Whether each login still has its demo password (someone may have changed it).
+        as_published = {}
         for username, password, first, last, roles, superuser in DEMO_USERS:
             user, created = User.objects.get_or_create(
                 username=username,
@@ -62,6 +64,7 @@ class Command(BaseCommand):
             if created:
                 user.set_password(password)
                 user.save()
+            as_published[username] = created or user.check_password(password)
             user.groups.add(*Group.objects.filter(name__in=roles))
             users[username] = user
 
@@ -107,5 +110,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  Websocket:    {base_url.replace('http', 'ws', 1)}/ws/\n")
         self.stdout.write("  Logins (username / password, role):")
         for username, password, _f, _l, roles, _s in DEMO_USERS:
-            self.stdout.write(f"    {username:<9} / {password:<19} {', '.join(roles)}")
+            shown = password if as_published[username] else "(changed since)"
+            self.stdout.write(f"    {username:<9} / {shown:<19} {', '.join(roles)}")
         self.stdout.write("")
