@@ -374,8 +374,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Transactions, payment settlements and payment events of an optical shop.\n\n"
         "Authenticate with `POST /api/auth/token/` and send the access token as "
-        "`Authorization: Bearer <access>`. Money is always a decimal string with two places "
-        '(`"1500.00"`), in requests and responses. Errors use DRF\'s shapes: '
+        "`Authorization: Bearer <access>`. Money is a decimal string with two places in "
+        'responses (`"1500.00"`; the frames of `/api/payment-events/` carry JSON numbers with '
+        "two places, as the websocket does); requests may send a string or a JSON number "
+        "(read exactly, never as a float). Errors use DRF's shapes: "
         '`{"field": ["message"]}` for 400, `{"detail": "message"}` for 401, 403, 404, 409 '
         "and 429. What a user sees follows one policy: admins see every transaction, sales "
         "agents the ones they created, cashiers the ones they handle plus the unassigned "
