@@ -17,6 +17,31 @@ from transactions.models import Transaction, money_field
 #: The longest note or void reason taken, by the API and the admin alike.
 NOTE_MAX_LENGTH = 2000
 
+#: What a settlement is: set when it is recorded, never changed (a mistake is voided).
+RECORDED_FIELDS = ("transaction_id", "amount", "payment_mode", "cashier_id", "idempotency_key")
+
+
+class SettlementsAreKept(Exception):
+    """A settlement deleted, edited, or recorded other than by ``settlement_record``."""
+
+
+class SettlementQuerySet(models.QuerySet):
+    """Settlements are never deleted, nor their recorded fields updated in bulk."""
+
+    def delete(self):
+        raise SettlementsAreKept("Settlements are never deleted: void a mistaken one.")
+
+    delete.queryset_only = True
+
+    def update(self, **kwargs):
+        touched = {self.model._meta.get_field(name).attname for name in kwargs}
+        if touched & set(RECORDED_FIELDS):
+            raise SettlementsAreKept(
+                "A settlement's transaction, amount, payment mode, cashier and key are never "
+                "changed: void a mistaken one."
+            )
+        return super().update(**kwargs)
+
 
 class PaymentSettlement(CompiledSaveMixin, models.Model):
     transaction = models.ForeignKey(
@@ -50,6 +75,13 @@ class PaymentSettlement(CompiledSaveMixin, models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = SettlementQuerySet.as_manager()
+
+    #: Set by ``payments.services.settlement_record`` on the instance it records: it locks
+    #: the transaction, checks the balance and saves the transaction after, which writes
+    #: the events. A settlement saved new without it would leave paid and the log behind.
+    recording = False
+
     class Meta:
         ordering = ["paid_at", "id"]
         indexes = [models.Index(fields=["transaction", "voided_at"])]
@@ -79,6 +111,33 @@ class PaymentSettlement(CompiledSaveMixin, models.Model):
     def __str__(self) -> str:
         return f"{self.amount} {self.payment_mode} on {self.transaction_id}"
 
+    def save(self, *args, **kwargs):
+        if self._state.adding:
+            if not self.recording:
+                raise SettlementsAreKept(
+                    "Record a settlement with payments.services.settlement_record: it locks "
+                    "the transaction, checks the balance and writes the events."
+                )
+        else:
+            recorded = getattr(self, "recorded_state", {})
+            if any(getattr(self, name) != value for name, value in recorded.items()):
+                raise SettlementsAreKept(
+                    "A settlement's transaction, amount, payment mode, cashier and key are "
+                    "never changed: void a mistaken one."
+                )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise SettlementsAreKept("Settlements are never deleted: void a mistaken one.")
+
     @property
     def is_voided(self) -> bool:
         return self.voided_at is not None
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance.recorded_state = {
+            name: getattr(instance, name) for name in RECORDED_FIELDS if name in instance.__dict__
+        }
+        return instance

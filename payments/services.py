@@ -111,6 +111,7 @@ def _settlement_record_locked(
         idempotency_key=idempotency_key,
         paid_at=timezone.now(),
     )
+    settlement.recording = True
     # A retry with a used key is not looked for first: the unique constraint on (cashier,
     # key) refuses its INSERT (IntegrityError), the block rolls back and settlement_record
     # answers with the first settlement. A new payment, the common case, skips that query.

@@ -32,17 +32,26 @@ def test_inconsistent_transaction_rows_are_refused(make_transaction, changes):
 
 def test_settlement_rows_need_positive_amounts_and_whole_void_fields(make_transaction, cashier):
     txn = make_transaction("10.00")
+    # bulk_create: past the model's own refusal (settlement_record only), to the database's
     with pytest.raises(IntegrityError), transaction.atomic():
-        PaymentSettlement.objects.create(
-            transaction=txn, amount=Decimal("-1.00"), payment_mode="cash", cashier=cashier
+        PaymentSettlement.objects.bulk_create(
+            [
+                PaymentSettlement(
+                    transaction=txn, amount=Decimal("-1.00"), payment_mode="cash", cashier=cashier
+                )
+            ]
         )
     with pytest.raises(IntegrityError), transaction.atomic():
-        PaymentSettlement.objects.create(
-            transaction=txn,
-            amount=Decimal("1.00"),
-            payment_mode="cash",
-            cashier=cashier,
-            void_reason="half a void",
+        PaymentSettlement.objects.bulk_create(
+            [
+                PaymentSettlement(
+                    transaction=txn,
+                    amount=Decimal("1.00"),
+                    payment_mode="cash",
+                    cashier=cashier,
+                    void_reason="half a void",
+                )
+            ]
         )
 
 

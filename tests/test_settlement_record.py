@@ -215,3 +215,42 @@ def test_a_payment_writes_the_transactions_money_cashier_and_update_time(
     voided = type(txn).objects.get(pk=txn.pk)
     assert (voided.paid_amount, voided.payment_status) == (Decimal("0.00"), PaymentStatus.UNPAID)
     assert voided.updated_at > after.updated_at
+
+
+def test_a_settlement_is_never_deleted_or_edited_nor_recorded_behind_the_service(
+    make_transaction, cashier, admin_user
+):
+    """SPEC: settlements are never deleted or edited, a mistake is voided; paid is the sum
+    of the settlements that count. Code that reaches for the model (a shell, a script) is
+    refused before it writes, rather than leaving paid, the status and the log behind."""
+    from payments.models import SettlementsAreKept
+
+    txn = make_transaction("100.00")
+    settlement = settlement_record(
+        transaction=txn, amount=Decimal("40.00"), payment_mode="cash", recorded_by=cashier
+    )
+    stored = PaymentSettlement.objects.get(pk=settlement.pk)
+    with pytest.raises(SettlementsAreKept, match="never deleted"):
+        stored.delete()
+    with pytest.raises(SettlementsAreKept, match="never deleted"):
+        PaymentSettlement.objects.filter(pk=settlement.pk).delete()
+    stored.amount = Decimal("1.00")
+    with pytest.raises(SettlementsAreKept, match="never changed"):
+        stored.save()
+    with pytest.raises(SettlementsAreKept, match="never changed"):
+        PaymentSettlement.objects.filter(pk=settlement.pk).update(amount=Decimal("1.00"))
+    with pytest.raises(SettlementsAreKept, match="settlement_record"):
+        PaymentSettlement.objects.create(
+            transaction=txn, amount=Decimal("5.00"), payment_mode="cash", cashier=cashier
+        )
+    # Notes and the void fields may change (voiding is an edit of those alone).
+    PaymentSettlement.objects.filter(pk=settlement.pk).update(notes="till 2")
+    again = PaymentSettlement.objects.get(pk=settlement.pk)
+    again.notes = "till 3"
+    again.save()
+    txn.refresh_from_db()
+    assert PaymentSettlement.objects.filter(transaction=txn).count() == 1
+    assert (txn.paid_amount, txn.balance_amount) == (Decimal("40.00"), Decimal("60.00"))
+    settlement_void(settlement=again, voided_by=admin_user, reason="entered twice")
+    txn.refresh_from_db()
+    assert txn.paid_amount == Decimal("0.00")
