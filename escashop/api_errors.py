@@ -79,7 +79,12 @@ def exception_handler(exc, context):
         response = drf_exception_handler(DatabaseUnavailable(), context)
         response["Retry-After"] = "1"
         return response
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        # simplejwt adds which token classes it tried and why each refused: {"detail"} and
+        # its "code" (token_not_valid, password_changed...) say all a client acts on.
+        response.data.pop("messages", None)
+    return response
 
 
 ERROR_DETAIL_SCHEMA = {
