@@ -42,8 +42,14 @@ class StableOrderingFilter(django_filters.OrderingFilter):
     """Ordering with ``id`` as the last key, so equal values never shuffle between pages."""
 
     def filter(self, qs: QuerySet, value):
-        # ``?ordering=amount,`` leaves an empty key: skipped, as an empty parameter is.
-        ordering = [self.get_ordering_value(key) for key in value or () if key]
+        # ``?ordering=amount,`` leaves an empty key: skipped, as an empty parameter is. A
+        # field named again orders nothing more: only its first key is kept, so a query of
+        # a thousand keys sorts by at most the few fields there are.
+        ordering, named = [], set()
+        for key in value or ():
+            if key and key.lstrip("-") not in named:
+                named.add(key.lstrip("-"))
+                ordering.append(self.get_ordering_value(key))
         if not ordering:
             return qs  # the model's default ordering (-transaction_date, -id) is stable
         return qs.order_by(*ordering, "-id" if ordering[-1].startswith("-") else "id")
