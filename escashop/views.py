@@ -8,8 +8,10 @@ visibility policy), and ``/ws/`` keeps them live. See docs/shop-ui.md.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.http import require_safe
 
 #: Only our own scripts, styles and connections (``'self'`` covers ws:/wss: to this host).
@@ -36,3 +38,18 @@ def shop(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "same-origin"
     return response
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 for a request it refused as suspicious (too many query parameters or
+    form fields, a Host it does not serve): JSON under /api/, Django's own page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        detail = f"More than {limit} query parameters or form fields."
+    elif isinstance(exception, DisallowedHost):
+        detail = "This host name is not served here."
+    else:
+        detail = "Bad request."
+    return JsonResponse({"detail": detail}, status=400)

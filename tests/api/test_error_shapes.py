@@ -128,3 +128,20 @@ def test_a_body_over_the_upload_limit_is_413_with_detail(api, sales, settings, p
     assert resp.status_code == 413
     assert resp.json() == {"detail": "The request body is larger than 1000 bytes."}
     assert not Transaction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_request_django_refuses_before_any_view_answers_in_the_apis_shape(
+    api, admin_user, client, settings
+):
+    """More query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS: Django's HTML 400 page
+    before; under /api/ a JSON {"detail"}, and Django's page elsewhere still."""
+    settings.DEBUG = False
+    many = "&".join(f"p{i}=x" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 100))
+    resp = api(admin_user).get(f"/api/transactions/?{many}")
+    assert resp.status_code == 400
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.json() == {"detail": "More than 1000 query parameters or form fields."}
+    page = client.get(f"/admin/login/?{many}")
+    assert page.status_code == 400
+    assert page.headers["Content-Type"].startswith("text/html")
