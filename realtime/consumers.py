@@ -43,6 +43,12 @@ from .selectors import payment_log_newest, payment_log_pruned_through
 
 logger = logging.getLogger(__name__)
 
+#: The most event ids a ``since`` may be behind the newest: further back, ``resync_required``.
+#: A refetch over REST then costs the client one page of state instead of this many frames,
+#: and a client cannot make the server read and send the whole retained log again and again
+#: (a subscribe with ``since`` is one frame of the hundred a socket may send in 10 s).
+MAX_REPLAY_SPAN = 10_000
+
 #: Handlers that need no ``aclose_old_connections()`` round trip before them (see dispatch).
 NO_ORM_HANDLERS = frozenset({"websocket_receive", "websocket_connect"})
 
@@ -320,8 +326,13 @@ class PaymentsConsumer(AsyncJsonWebsocketConsumer):
         async def resync() -> None:
             await self.send_json({"type": "resync_required", "topic": topic})
 
-        if since is not None and (since < pruned_through or since > last_event_id):
-            # Events after ``since`` were pruned (or the log is not the one the client knew).
+        if since is not None and (
+            since < pruned_through
+            or since > last_event_id
+            or last_event_id - since > MAX_REPLAY_SPAN
+        ):
+            # Events after ``since`` were pruned (or the log is not the one the client knew),
+            # or so many followed that a refetch is the cheaper way back.
             self.delivery.unsubscribe(topic)
             await resync()
             return

@@ -144,6 +144,31 @@ async def test_a_replay_is_not_counted_as_delivery_lag(
     assert observed() == before + 1
 
 
+async def test_a_since_too_far_behind_asks_for_a_resync_instead_of_a_replay(
+    clients, monkeypatch, admin_user, cashier, make_transaction
+):
+    """A subscribe with ``since`` is one frame; its replay was the whole log after it, again
+    on every such frame. Further back than MAX_REPLAY_SPAN ids, a refetch is the way back."""
+    import realtime.consumers
+
+    monkeypatch.setattr(realtime.consumers, "MAX_REPLAY_SPAN", 4)
+    txn = await db(make_transaction)("1000.00")
+    first = await clients.open(user=admin_user)
+    since = (await first.subscribe("payment_status"))["last_event_id"]
+    await first.close()
+    await pay(txn, cashier)  # two events each
+    await pay(txn, cashier)
+    near = await clients.open(user=admin_user)
+    await near.send({"type": "subscribe", "topic": "payment_status", "since": since})
+    assert (await near.receive())["type"] == "subscribed"
+    assert len(await near.receive_events(2)) == 2  # 4 ids behind: replayed
+    await near.close()
+    await pay(txn, cashier)  # now 6 ids behind: further than the span
+    far = await clients.open(user=admin_user)
+    await far.send({"type": "subscribe", "topic": "payment_status", "since": since})
+    assert await far.receive() == {"type": "resync_required", "topic": "payment_status"}
+
+
 async def test_replay_is_per_topic(clients, admin_user, cashier, make_transaction):
     txn = await db(make_transaction)("1000.00")
     await pay(txn, cashier)
