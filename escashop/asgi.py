@@ -12,7 +12,7 @@ django.setup(set_prefix=False)  # as get_asgi_application() does, before importi
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from escashop import daphne_close, twisted_requests, twisted_writes  # noqa: E402
+from escashop import daphne_websockets, twisted_requests, twisted_writes  # noqa: E402
 from escashop.handlers import SyncChainASGIHandler  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
@@ -20,8 +20,9 @@ from realtime.routing import websocket_application  # noqa: E402
 twisted_writes.install()
 # Twisted leaves a POST's body to Django instead of parsing it first (escashop/twisted_requests.py).
 twisted_requests.install()
-# Daphne closes a websocket with 1011 when asked to, instead of raising (escashop/daphne_close.py).
-daphne_close.install()
+# Daphne sends the 1011 close the consumer asks for and drops a client that stopped reading
+# (escashop/daphne_websockets.py).
+daphne_websockets.install()
 
 django_asgi_app = SyncChainASGIHandler()
 
