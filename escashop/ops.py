@@ -43,20 +43,25 @@ HEALTH_REUSE_SECONDS = 1.0
 
 
 class _HealthAnswers:
-    """The last answer and when its checks began; callers arriving while checks run wait
-    for those checks instead of starting their own."""
+    """The last answer, with when its checks began and ended. A caller takes it when it
+    ended after the caller arrived (the caller waited for that round: a round under way is
+    never followed by another for those waiting on it, however slow it was) or began less
+    than ``HEALTH_REUSE_SECONDS`` ago; otherwise it runs a round. So no caller waits longer
+    than about two rounds, each bounded by ``HEALTH_TIMEOUT``."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.at = -math.inf
+        self.started = self.ended = -math.inf
         self.answer: tuple[dict, bool] | None = None
 
     def get(self) -> tuple[dict, bool]:
+        arrived = time.monotonic()
         with self.lock:
-            if self.answer is None or time.monotonic() - self.at >= HEALTH_REUSE_SECONDS:
+            fresh = time.monotonic() - self.started < HEALTH_REUSE_SECONDS
+            if self.answer is None or not (fresh or self.ended >= arrived):
                 started = time.monotonic()
                 self.answer = async_to_sync(_checks)()
-                self.at = started
+                self.started, self.ended = started, time.monotonic()
             return self.answer
 
     def forget(self) -> None:

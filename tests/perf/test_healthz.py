@@ -130,3 +130,34 @@ def test_callers_within_a_second_share_one_round_of_checks(client, monkeypatch):
     time.sleep(ops.HEALTH_REUSE_SECONDS)
     assert client.get("/healthz").status_code == 200
     assert len(rounds) == 2
+
+
+def test_callers_waiting_on_a_slow_round_take_its_answer(client, monkeypatch):
+    """A hung dependency makes a round last up to HEALTH_TIMEOUT, longer than an answer is
+    reused: the callers that waited for it must take it, not each run another in turn
+    (the fourth caller then waited four rounds)."""
+    import threading
+
+    from escashop import ops
+
+    rounds = []
+    real = ops._database_probe
+
+    def slow() -> None:
+        rounds.append(time.monotonic())
+        time.sleep(ops.HEALTH_REUSE_SECONDS + 0.3)
+        real()
+
+    monkeypatch.setattr(ops, "_database_probe", slow)
+    answers = []
+    callers = [
+        threading.Thread(target=lambda: answers.append(client.get("/healthz").status_code))
+        for _ in range(4)
+    ]
+    for caller in callers:
+        caller.start()
+        time.sleep(0.05)
+    for caller in callers:
+        caller.join(15)
+    assert answers == [200] * 4
+    assert len(rounds) == 1
