@@ -243,6 +243,21 @@ def test_a_settlement_is_never_deleted_or_edited_nor_recorded_behind_the_service
         PaymentSettlement.objects.create(
             transaction=txn, amount=Decimal("5.00"), payment_mode="cash", cashier=cashier
         )
+    # Nor the instance the service returned, a copy with its pk cleared, or a deferred load.
+    settlement.amount = Decimal("1.00")
+    with pytest.raises(SettlementsAreKept, match="never changed"):
+        settlement.save()
+    copy = PaymentSettlement.objects.get(pk=settlement.pk)
+    copy.pk = None
+    with pytest.raises(SettlementsAreKept, match="settlement_record"):
+        copy.save()
+    deferred = PaymentSettlement.objects.only("id", "notes").get(pk=settlement.pk)
+    deferred.amount = Decimal("1.00")
+    with pytest.raises(SettlementsAreKept, match="never changed"):
+        deferred.save()
+    deferred = PaymentSettlement.objects.only("id", "notes").get(pk=settlement.pk)
+    deferred.notes = "till 1"
+    deferred.save()  # what was loaded may change; the deferred fields are left alone
     # Notes and the void fields may change (voiding is an edit of those alone).
     PaymentSettlement.objects.filter(pk=settlement.pk).update(notes="till 2")
     again = PaymentSettlement.objects.get(pk=settlement.pk)
