@@ -74,24 +74,32 @@ class _ThrottleCounts:
 
     #: Seconds between two log lines about the shared cache being out of reach.
     WARN_EVERY = 60.0
+    #: Seconds the shared cache is left alone after it failed: a Redis that hangs costs a
+    #: login one socket timeout (1 s) then, not one per cache call (four or five a login).
+    RETRY_AFTER = 5.0
 
     def __init__(self) -> None:
-        self.local = LocMemCache("escashop-login-throttle", {})
+        # Room for every slot of a busy attack: the default 300 entries would let one
+        # address's hundred slots push a username's failures out.
+        self.local = LocMemCache("escashop-login-throttle", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
         self._warned_at = -math.inf
+        self._failed_at = -math.inf
 
     def _call(self, method: str, *args):
-        try:
-            return getattr(default_cache, method)(*args)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            now = time.monotonic()
-            if now - self._warned_at >= self.WARN_EVERY:
-                self._warned_at = now
-                logger.warning(
-                    "login throttling: the shared cache is out of reach (%s); counting "
-                    "attempts in this process until it is back",
-                    type(exc).__name__,
-                )
-            return getattr(self.local, method)(*args)
+        now = time.monotonic()
+        if now - self._failed_at >= self.RETRY_AFTER:
+            try:
+                return getattr(default_cache, method)(*args)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                now = self._failed_at = time.monotonic()
+                if now - self._warned_at >= self.WARN_EVERY:
+                    self._warned_at = now
+                    logger.warning(
+                        "login throttling: the shared cache is out of reach (%s); counting "
+                        "attempts in this process until it is back",
+                        type(exc).__name__,
+                    )
+        return getattr(self.local, method)(*args)
 
     def get_many(self, keys):
         return self._call("get_many", keys)

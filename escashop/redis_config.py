@@ -90,4 +90,6 @@ class SentinelCachePool(SentinelConnectionPool):
     @classmethod
     def from_url(cls, url, *, sentinels, master_name, **kwargs):
         db = int(url.rsplit("/", 1)[-1] or 0)
-        return cls(master_name, Sentinel(sentinels), db=db, **kwargs)
+        # The Sentinels asked for the master time out as the master's connections do.
+        sentinel = Sentinel(sentinels, sentinel_kwargs=dict(CACHE_TIMEOUTS))
+        return cls(master_name, sentinel, db=db, **kwargs)

@@ -45,6 +45,19 @@ def test_sentinel():
     assert cache["OPTIONS"]["socket_timeout"] == CACHE_TIMEOUTS["socket_timeout"]
 
 
+def test_the_sentinels_asked_for_the_master_time_out_too():
+    """A Sentinel that hangs must not hang the logins whose throttle asks the cache."""
+    from escashop.redis_config import SentinelCachePool
+
+    pool = SentinelCachePool.from_url(
+        "redis://sentinel-shop/0", sentinels=[("127.0.0.1", 1)], master_name="shop"
+    )
+    for sentinel in pool.sentinel_manager.sentinels:
+        options = sentinel.connection_pool.connection_kwargs
+        assert options["socket_timeout"] == CACHE_TIMEOUTS["socket_timeout"]
+        assert options["socket_connect_timeout"] == CACHE_TIMEOUTS["socket_connect_timeout"]
+
+
 def test_no_redis():
     assert redis_layout(url="", sentinels=[], master="") == ([], None)
 
