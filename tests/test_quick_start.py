@@ -142,7 +142,7 @@ def _shop_exits(tmp_path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("port", ["abc", "--help", "0", "70000"])
+@pytest.mark.parametrize("port", ["abc", "--help", "0", "70000", "99999999999999999999"])
 def test_a_port_that_is_not_a_port_is_refused_before_anything_runs(tmp_path, port):
     done = _shop_exits(tmp_path, port)
     assert done.returncode == 2
