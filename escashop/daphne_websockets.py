@@ -44,11 +44,11 @@ def unsent_bytes(transport) -> int:
         return 0
 
 
-def _server_close(self, code=None):
+def _server_close(self, code=None, *args, **kwargs):
     if code in SERVER_FAULT_CODES:
         self.sendCloseFrame(code=code, isReply=False)
         return
-    _daphne_server_close(self, code)
+    _daphne_server_close(self, code, *args, **kwargs)
 
 
 def _server_send(self, content, binary=False):

@@ -253,18 +253,24 @@ def test_the_first_and_last_dates_python_has_are_answered(
     assert resp.json()["count"] == count
 
 
-def test_a_field_named_again_in_ordering_adds_nothing_to_the_sort(api, admin_user, txns):
+def test_a_field_named_again_in_ordering_adds_nothing_to_the_sort(
+    api, admin_user, txns, monkeypatch
+):
     """Only each field's first key counts (as in SQL, where Django drops the repeats); the
     repeats are now dropped before the queryset is built too: 1,400 keys took 84 ms a
     request in-process against 52 ms after (most of what is left is validating each key)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from transactions.filters import StableOrderingFilter
 
+    built = []
+    real = StableOrderingFilter.get_ordering_value
+
+    def spy(self, param):
+        built.append(param)
+        return real(self, param)
+
+    monkeypatch.setattr(StableOrderingFilter, "get_ordering_value", spy)
     keys = ",".join(["-amount", "or_number", "amount", "-or_number"] * 350)
-    with CaptureQueriesContext(connection) as queries:
-        resp = api(admin_user).get(f"/api/transactions/?ordering={keys}")
+    resp = api(admin_user).get(f"/api/transactions/?ordering={keys}")
     assert resp.status_code == 200
     assert [t["or_number"] for t in resp.json()["results"]] == ["or-d", "OR-B", "OR-C", "OR-A"]
-    listing = [q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"]][-1]
-    order_by = listing.rsplit("ORDER BY", 1)[1]
-    assert order_by.count(",") == 2, order_by  # amount DESC, or_number, id
+    assert built == ["-amount", "or_number"]
