@@ -14,7 +14,8 @@ Checking every connection before each use (Django's ``CONN_HEALTH_CHECKS``) woul
 round trip per request, and psycopg_pool sleeps with a growing backoff after each failed
 check: with eight dead connections, the first request after a restart waited 7 s. The same
 backoff held requests after an outage (the pool's next attempt up to 16 s after PostgreSQL
-was back): settings give each attempt up after 5 s, so a waiting request starts a new one.
+was back): settings give each attempt up after the pool's timeout, so the next request
+starts a new one.
 """
 
 from __future__ import annotations

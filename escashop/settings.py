@@ -154,12 +154,13 @@ if env.bool("DJANGO_DB_POOL", False):
             10.0,
             validate=[_finite, validate.Range(min=0, min_inclusive=False)],
         ),
-        # psycopg_pool retries a failed connection with a doubling delay for up to this long
-        # (5 minutes by default): after a 20 s outage its next attempt was 16 s away, and
-        # requests waited for it. Given up after 5 s instead, a waiting request starts a
-        # fresh attempt at once (escashop/db_health.py).
-        "reconnect_timeout": 5.0,
     }
+    # psycopg_pool retries a failed connection with a doubling delay for up to this long (5
+    # minutes by default): after a 20 s outage its next attempt was 16 s away, and requests
+    # waited for it. Given up as a request would give up waiting (the pool's timeout), the
+    # next request starts a fresh attempt, and an attempt a waiting request started keeps
+    # trying for as long as that request waits (escashop/db_health.py).
+    _pool["reconnect_timeout"] = _pool["timeout"]
     if _pool["max_size"] < _pool["min_size"]:
         # psycopg would refuse it on the first query of every request, with /healthz (which
         # opens a connection of its own) still answering 200.

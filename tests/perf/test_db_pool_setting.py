@@ -48,7 +48,7 @@ def test_pool_on_postgres_replaces_persistent_connections():
         DJANGO_DB_POOL_MAX="8",
     )
     assert json.loads(out.stdout) == {
-        "pool": {"min_size": 2, "max_size": 8, "timeout": 10.0, "reconnect_timeout": 5.0},
+        "pool": {"min_size": 2, "max_size": 8, "timeout": 10.0, "reconnect_timeout": 10.0},
         "age": 0,
     }
 
