@@ -36,6 +36,12 @@ def test_a_changed_retry_after_a_lost_answer_is_explained_and_pays_once(
     error.wait_for()
     assert lost and lost[0]
     page.unroute("**/api/transactions/*/settlements/")
+    # Closed and opened again, the dialog offers the attempt whose answer was lost, not the
+    # new balance: sent as it is, it can only get that payment back.
+    page.keyboard.press("Escape")
+    till.row(txn.or_number).locator(".c-paid").filter(has_text="100.00").wait_for()
+    till.row(txn.or_number).get_by_role("button", name="Record payment").click()
+    assert dialog.get_by_label("Amount").input_value() == "100.00"
 
     dialog.get_by_label("Amount").fill("150.00")  # the cashier corrects it and retries
     dialog.get_by_role("button", name="Record payment").click()
@@ -44,6 +50,12 @@ def test_a_changed_retry_after_a_lost_answer_is_explained_and_pays_once(
         "'An earlier attempt at this payment')"
     )
     assert "Idempotency-Key" not in error.inner_text()
+    assert page.evaluate("document.activeElement.id") == "pay-form-error"  # not <body>
+    assert [str(s.amount) for s in PaymentSettlement.objects.filter(transaction=txn)] == ["100.00"]
+    # Back to the first figures in the same dialog: that payment is answered, not a second.
+    dialog.get_by_label("Amount").fill("100.00")
+    dialog.get_by_role("button", name="Record payment").click()
+    dialog.wait_for(state="hidden")
     assert [str(s.amount) for s in PaymentSettlement.objects.filter(transaction=txn)] == ["100.00"]
     till.row(txn.or_number).locator(".c-paid").filter(has_text="100.00").wait_for()
     assert till.errors == []

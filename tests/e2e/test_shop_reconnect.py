@@ -79,3 +79,52 @@ def test_a_filter_changed_while_the_server_is_away_is_applied_once_it_is_back(
     assert shop.row(paid.or_number).get_attribute("data-status") == "paid"
     assert shop.page.locator("#table-error").is_hidden()
     assert shop.errors == []
+
+
+def test_a_list_that_failed_while_the_socket_stayed_up_is_fetched_again(
+    open_shop, admin_user, cashier, make_transaction
+):
+    """The database away, not the server: the socket stays "Live", so waiting for it to
+    come back never fetched the list again. It is retried on a timer; and the refetch keeps
+    the keyboard on the row it was on, not on <body>."""
+    unpaid = off_loop(make_transaction, "700.00")
+    paid = off_loop(make_transaction, "300.00")
+    off_loop(
+        settlement_record,
+        transaction=paid,
+        amount=Decimal("300.00"),
+        payment_mode="maya",
+        recorded_by=cashier,
+    )
+    shop = open_shop(admin_user)
+    page = shop.page
+    shop.row(unpaid.or_number).wait_for()
+    failing = [True]
+
+    def database_away(route):
+        if failing[0] and route.request.method == "GET":
+            route.fulfill(
+                status=503,
+                content_type="application/json",
+                headers={"Retry-After": "1"},
+                body='{"detail": "The database connection was lost; try again."}',
+            )
+        else:
+            route.continue_()
+
+    page.route("**/api/transactions/?*", database_away)
+    page.select_option("#filter-status", "paid")
+    error = page.locator("#table-error")
+    error.wait_for()
+    assert "database" not in error.inner_text()  # the shop's words, not the API's
+    assert shop.row(unpaid.or_number).count() == 1  # what the page could not replace
+    shop.row(paid.or_number).get_by_role("button", name="Payments").focus()
+    failing[0] = False  # the database is back; the socket never dropped
+    shop.row(unpaid.or_number).wait_for(state="detached", timeout=15_000)
+    assert error.is_hidden()
+    focused = page.evaluate(
+        "() => [document.activeElement.closest('tr')?.dataset.id, "
+        "document.activeElement.dataset.action]"
+    )
+    assert focused == [str(paid.pk), "payments"]
+    assert shop.errors == []

@@ -8,6 +8,7 @@
 import {
   clearErrors,
   debounce,
+  focusMessage,
   isolate,
   newIdempotencyKey,
   showErrors,
@@ -58,9 +59,10 @@ export function setupPayDialog({ api, table, announce, trackOwn }) {
   wireDialog(dialog);
   let current = null;
   let key = null;
-  // Per transaction, the key of a payment whose outcome is unknown (network failure, 5xx):
-  // paying that transaction again, even from a reopened dialog, resends it, so a payment the
-  // server did record is answered with that one instead of being recorded twice.
+  // Per transaction, a payment whose outcome is unknown (network failure, 5xx): its key and
+  // figures. Paying that transaction again, even from a reopened dialog, offers the same
+  // figures and resends the key, so a payment the server did record is answered with that
+  // one instead of being recorded twice.
   const unconfirmed = new Map();
 
   form.addEventListener("submit", async (event) => {
@@ -84,23 +86,29 @@ export function setupPayDialog({ api, table, announce, trackOwn }) {
         });
       } catch (err) {
         trackOwn.end(id);
+        if (err.status === 409) {
+          // The key of an attempt whose answer was lost, sent again with other figures: that
+          // first attempt was recorded. Say so in the shop's words, and show the row as it is.
+          // This dialog keeps the key, so submitting it again can never pay twice (the first
+          // attempt's figures get that payment back, others this answer); a dialog opened
+          // afresh, after checking the payments, records a new one.
+          unconfirmed.delete(id);
+          const message = $("pay-form-error");
+          message.textContent =
+            "An earlier attempt at this payment, whose answer was lost, was recorded. " +
+            "Check the transaction's payments before recording another.";
+          message.hidden = false;
+          focusMessage(message);
+          api.request("GET", `/transactions/${id}/`).then((txn) => table.upsert(txn), () => {});
+          return;
+        }
         // A definite answer means nothing was recorded: a corrected retry is a new payment.
         // After a network failure the same key makes the retry safe.
         if (err.status !== 0 && err.status < 500) {
           unconfirmed.delete(id);
           key = newIdempotencyKey();
         } else {
-          unconfirmed.set(id, key);
-        }
-        if (err.status === 409) {
-          // The key of an attempt whose answer was lost, sent again with other figures: that
-          // first attempt was recorded. Say so in the shop's words, and show the row as it is.
-          $("pay-form-error").textContent =
-            "An earlier attempt at this payment, whose answer was lost, was recorded. " +
-            "Check the transaction's payments before recording another.";
-          $("pay-form-error").hidden = false;
-          api.request("GET", `/transactions/${id}/`).then((txn) => table.upsert(txn), () => {});
-          return;
+          unconfirmed.set(id, { key, body });
         }
         if (err.status === 404) err.message = GONE_MESSAGE;
         showErrors(form, "pay", err);
@@ -124,12 +132,19 @@ export function setupPayDialog({ api, table, announce, trackOwn }) {
 
   return function open(row) {
     current = row;
-    key = unconfirmed.get(row.id) ?? newIdempotencyKey();
+    const pending = unconfirmed.get(row.id);
+    key = pending?.key ?? newIdempotencyKey();
     form.reset();
     clearErrors(form, "pay");
     $("pay-summary").textContent =
       `${isolate(row.or_number)} · ${isolate(row.customer_name)} · balance ₱${formatMoney(row.balance_amount)}`;
-    form.elements.amount.value = row.balance_amount;
+    // An attempt whose answer was lost is offered again as it was: sent as it is, it gets
+    // the payment the server recorded, if it did, rather than a second one.
+    form.elements.amount.value = pending?.body.amount ?? row.balance_amount;
+    if (pending) {
+      form.elements.payment_mode.value = pending.body.payment_mode;
+      form.elements.notes.value = pending.body.notes;
+    }
     dialog.showModal();
     form.elements.amount.select();
   };

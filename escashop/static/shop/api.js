@@ -20,9 +20,13 @@ export class ApiError extends Error {
 
   /** DRF 400 bodies are {"field": ["message", ...]}; the rest are {"detail": "..."}. */
   static describe(status, body) {
+    // The server's own trouble (its database away, say) in the shop's words, not the API's
+    // (which speak of connections and Idempotency-Keys).
+    if (status >= 500) {
+      return "The server cannot do this right now. Nothing was lost: try again in a moment.";
+    }
     if (body && typeof body.detail === "string") return body.detail;
     if (status === 0) return "The server cannot be reached. Check the connection and retry.";
-    if (status >= 500) return "The server had a problem; please try again.";
     return `Request failed (${status}).`;
   }
 

@@ -30,7 +30,11 @@ const shop = {
   buffered: [], // events that arrived while a list request was in flight
   everConnected: false,
   listFailed: false, // the last list request failed: fetch it again once live
+  listRetry: null, // and on a timer meanwhile (the socket may never have dropped)
 };
+
+/** After a failed list request, how soon it is made again while the socket stays up. */
+const LIST_RETRY_MS = 5000;
 
 const api = new ApiClient({
   onTokenRefreshed: (access) => shop.socket?.reauthenticate(access),
@@ -125,6 +129,7 @@ function showLogin(message = "") {
   shop.loadSeq += 1; // a list request still in flight must not draw for the next user
   shop.buffered = [];
   shop.listFailed = false;
+  clearTimeout(shop.listRetry);
   liveNews.pending.clear();
   ownChanges.transactions.clear();
   ownChanges.settlements.clear();
@@ -224,6 +229,7 @@ async function loadTransactions({ more = false } = {}) {
       : await api.request("GET", "/transactions/", { query: listQuery() });
     if (seq !== shop.loadSeq) return; // a newer request (e.g. a new search) superseded it
     shop.listFailed = false;
+    clearTimeout(shop.listRetry);
     const results = listResults(body);
     const firstNew = more ? results.find((txn) => !table.has(txn.id)) : null;
     const fromLoadMore = more && document.activeElement === $("load-more");
@@ -237,8 +243,13 @@ async function loadTransactions({ more = false } = {}) {
   } catch (err) {
     if (seq !== shop.loadSeq) return;
     // The rows on screen may not be the filter's (it changed while the server was away):
-    // the list is fetched again once the socket is live again.
+    // the list is fetched again once the socket is live again, and, as the socket may
+    // have stayed up (the database was the one away), every few seconds meanwhile.
     shop.listFailed = !more;
+    if (shop.listFailed) {
+      clearTimeout(shop.listRetry);
+      shop.listRetry = setTimeout(() => shop.listFailed && loadTransactions(), LIST_RETRY_MS);
+    }
     $("table-error").textContent = `Could not load transactions: ${err.message}`;
     $("table-error").hidden = false;
   } finally {

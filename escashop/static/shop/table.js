@@ -70,9 +70,19 @@ export class TransactionsTable {
 
   /** Show exactly these transactions (a fresh REST page 1), in the server's order. */
   replaceAll(transactions) {
+    // A refetch (after a reconnect, a resync) must not drop the keyboard to the top of the
+    // page: focus goes back to the same button of the same row, or, with that row gone, to
+    // the main region.
+    const active = document.activeElement;
+    const inRows = this.tbody.contains(active);
+    const focusedId = inRows ? active.closest("tr")?.dataset.id : null;
+    const focusedAction = inRows ? active.dataset.action : null;
     this.rows.clear();
     this.tbody.replaceChildren();
     this.append(transactions);
+    if (inRows && !(focusedId && this.focusRow(focusedId, focusedAction))) {
+      document.getElementById("main")?.focus();
+    }
   }
 
   /** Add a further REST page below the rows already shown. */

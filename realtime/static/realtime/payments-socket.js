@@ -372,10 +372,14 @@ export class PaymentsSocket {
     clearTimeout(this._timers.reauth);
     const expires = Date.parse(expiresAt);
     if (!Number.isFinite(expires)) return;
-    const delay = Math.max(5000, expires - Date.now() - this.refreshMarginMs);
+    // The margin shrinks with a short-lived token (a quarter of what is left of it, as the
+    // REST client does), or a token of a minute would be refreshed every 5 s.
+    const remaining = expires - Date.now();
+    const margin = Math.min(this.refreshMarginMs, remaining / 4);
+    const delay = Math.max(5000, remaining - margin);
     this._timers.reauth = setTimeout(async () => {
       try {
-        const token = await this.getToken({ minValidityMs: this.refreshMarginMs });
+        const token = await this.getToken({ minValidityMs: margin });
         // The same token again: getToken, which knows its lifetime, sees no need to refresh
         // yet (this clock may run ahead of the server's); ask again later.
         if (token === this._token) this._scheduleReauth(expiresAt);
