@@ -373,9 +373,10 @@ export class PaymentsSocket {
     const expires = Date.parse(expiresAt);
     if (!Number.isFinite(expires)) return;
     // The margin shrinks with a short-lived token (a quarter of what is left of it, as the
-    // REST client does), or a token of a minute would be refreshed every 5 s.
+    // REST client does), or a token of a minute would be refreshed every 5 s; never below a
+    // second (a token this clock already sees expired still asks for a fresh one).
     const remaining = expires - Date.now();
-    const margin = Math.min(this.refreshMarginMs, remaining / 4);
+    const margin = Math.min(this.refreshMarginMs, Math.max(1000, remaining / 4));
     const delay = Math.max(5000, remaining - margin);
     this._timers.reauth = setTimeout(async () => {
       try {
