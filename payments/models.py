@@ -148,6 +148,16 @@ class PaymentSettlement(CompiledSaveMixin, models.Model):
             for name in RECORDED_FIELDS
         )
 
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        # Also how a deferred field is read: what comes from the database is what it holds.
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        recorded = getattr(self, "recorded_state", None)
+        if recorded is None:
+            return
+        for name in RECORDED_FIELDS:
+            if fields is None or name in fields or name.removesuffix("_id") in fields:
+                recorded[name] = getattr(self, name)
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)

@@ -256,6 +256,7 @@ def test_a_settlement_is_never_deleted_or_edited_nor_recorded_behind_the_service
     with pytest.raises(SettlementsAreKept, match="never changed"):
         deferred.save()
     deferred = PaymentSettlement.objects.only("id", "notes").get(pk=settlement.pk)
+    assert deferred.amount == Decimal("40.00")  # a deferred field read is no change
     deferred.notes = "till 1"
     deferred.save()  # what was loaded may change; the deferred fields are left alone
     # Notes and the void fields may change (voiding is an edit of those alone).
