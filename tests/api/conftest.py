@@ -7,6 +7,7 @@ no role, ines inactive) comes from tests/conftest.py.
 
 from __future__ import annotations
 
+import math
 import uuid
 
 import pytest
@@ -22,13 +23,22 @@ CONFIGURED_CACHES = django_settings.CACHES
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     """A fresh in-process cache per test, so login throttle counts never leak between tests
-    (nor into a developer's Redis)."""
+    (nor into a developer's Redis); and the throttle's fallback for an unreachable Redis
+    reset, with its counts (a test that met the outage leaves it on for 5 s)."""
+    from escashop.auth_api import LoginFailureThrottle
+
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": f"api-test-{uuid.uuid4()}",
         }
     }
+    counts = LoginFailureThrottle.cache
+    counts.local.clear()
+    counts._failed_at = -math.inf
+    yield
+    counts.local.clear()
+    counts._failed_at = -math.inf
 
 
 def bearer(token) -> APIClient:

@@ -299,9 +299,7 @@ def test_with_the_shared_cache_out_of_reach_logins_work_and_are_still_limited(
             "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 1.0},
         }
     }
-    counts = LoginFailureThrottle.cache
-    counts.local.clear()
-    counts._failed_at = -1e9  # as a process that has not met the outage yet
+    counts = LoginFailureThrottle.cache  # reset by the _isolated_cache fixture
     assert login("carlo", "carlo-pass-123").status_code == 200
     # After the first failure the shared cache is left alone for a while: a Redis that hangs
     # costs a login one timeout, not one per cache call.
