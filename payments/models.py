@@ -128,7 +128,8 @@ class PaymentSettlement(CompiledSaveMixin, models.Model):
         super().save(*args, **kwargs)
         # From now on this instance is a stored settlement like any loaded one.
         self.recording = False
-        self.recorded_state = {name: getattr(self, name) for name in RECORDED_FIELDS}
+        self.recorded_state = {}
+        self._remember(RECORDED_FIELDS)
 
     def delete(self, *args, **kwargs):
         raise SettlementsAreKept("Settlements are never deleted: void a mistaken one.")
@@ -151,17 +152,21 @@ class PaymentSettlement(CompiledSaveMixin, models.Model):
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         # Also how a deferred field is read: what comes from the database is what it holds.
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
-        recorded = getattr(self, "recorded_state", None)
-        if recorded is None:
-            return
-        for name in RECORDED_FIELDS:
-            if fields is None or name in fields or name.removesuffix("_id") in fields:
-                recorded[name] = getattr(self, name)
+        if getattr(self, "recorded_state", None) is not None:
+            self._remember(
+                name
+                for name in RECORDED_FIELDS
+                if fields is None or name in fields or name.removesuffix("_id") in fields
+            )
 
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance.recorded_state = {
-            name: getattr(instance, name) for name in RECORDED_FIELDS if name in instance.__dict__
-        }
+        instance.recorded_state = {}
+        instance._remember(name for name in RECORDED_FIELDS if name in instance.__dict__)
         return instance
+
+    def _remember(self, names) -> None:
+        """Note these recorded fields' values as the database holds them now."""
+        for name in names:
+            self.recorded_state[name] = getattr(self, name)

@@ -50,11 +50,9 @@ def test_page_reconnects_after_a_server_crash_and_shows_what_it_missed(
     assert agent.errors == []
 
 
-def test_a_filter_changed_while_the_server_is_away_is_applied_once_it_is_back(
-    open_shop, daphne_server, admin_user, cashier, make_transaction
-):
-    """The list request for the new filter failed, and nothing asked again: the old rows
-    stayed under the new filter, with the stale error, after the page was live again."""
+@pytest.fixture
+def unpaid_and_paid(cashier, make_transaction):
+    """An unpaid sale and one paid in full: the filter tests' two rows."""
     unpaid = off_loop(make_transaction, "700.00")
     paid = off_loop(make_transaction, "300.00")
     off_loop(
@@ -64,6 +62,15 @@ def test_a_filter_changed_while_the_server_is_away_is_applied_once_it_is_back(
         payment_mode="maya",
         recorded_by=cashier,
     )
+    return unpaid, paid
+
+
+def test_a_filter_changed_while_the_server_is_away_is_applied_once_it_is_back(
+    open_shop, daphne_server, admin_user, unpaid_and_paid
+):
+    """The list request for the new filter failed, and nothing asked again: the old rows
+    stayed under the new filter, with the stale error, after the page was live again."""
+    unpaid, paid = unpaid_and_paid
     shop = open_shop(admin_user)
     shop.row(unpaid.or_number).wait_for()
 
@@ -82,20 +89,12 @@ def test_a_filter_changed_while_the_server_is_away_is_applied_once_it_is_back(
 
 
 def test_a_list_that_failed_while_the_socket_stayed_up_is_fetched_again(
-    open_shop, admin_user, cashier, make_transaction
+    open_shop, admin_user, unpaid_and_paid
 ):
     """The database away, not the server: the socket stays "Live", so waiting for it to
     come back never fetched the list again. It is retried on a timer; and the refetch keeps
     the keyboard on the row it was on, not on <body>."""
-    unpaid = off_loop(make_transaction, "700.00")
-    paid = off_loop(make_transaction, "300.00")
-    off_loop(
-        settlement_record,
-        transaction=paid,
-        amount=Decimal("300.00"),
-        payment_mode="maya",
-        recorded_by=cashier,
-    )
+    unpaid, paid = unpaid_and_paid
     shop = open_shop(admin_user)
     page = shop.page
     shop.row(unpaid.or_number).wait_for()

@@ -103,29 +103,11 @@ def test_ops_endpoints_answer_a_direct_request_to_a_port(client, settings, path)
 def test_callers_within_a_second_share_one_round_of_checks(client, monkeypatch):
     """Anyone who reaches a daphne port, or several balancers polling, cost a process at most
     one database connection a second for it: answers are reused for HEALTH_REUSE_SECONDS."""
-    import threading
-
     from escashop import ops
 
-    rounds = []
-    real = ops._database_probe
-
-    def counted() -> None:
-        rounds.append(time.monotonic())
-        time.sleep(0.2)  # callers arriving meanwhile wait for this round
-        real()
-
-    monkeypatch.setattr(ops, "_database_probe", counted)
-    answers = []
-    callers = [
-        threading.Thread(target=lambda: answers.append(client.get("/healthz").status_code))
-        for _ in range(8)
-    ]
-    for caller in callers:
-        caller.start()
-    for caller in callers:
-        caller.join(10)
-    assert answers == [200] * 8
+    # callers arriving meanwhile wait for this round
+    rounds = _counted_probe(monkeypatch, seconds=0.2)
+    assert _at_once(client, 8) == [200] * 8
     assert len(rounds) == 1
     time.sleep(ops.HEALTH_REUSE_SECONDS)
     assert client.get("/healthz").status_code == 200
@@ -136,28 +118,41 @@ def test_callers_waiting_on_a_slow_round_take_its_answer(client, monkeypatch):
     """A hung dependency makes a round last up to HEALTH_TIMEOUT, longer than an answer is
     reused: the callers that waited for it must take it, not each run another in turn
     (the fourth caller then waited four rounds)."""
-    import threading
-
     from escashop import ops
 
-    rounds = []
+    rounds = _counted_probe(monkeypatch, seconds=ops.HEALTH_REUSE_SECONDS + 0.3)
+    assert _at_once(client, 4, apart=0.05) == [200] * 4
+    assert len(rounds) == 1
+
+
+def _counted_probe(monkeypatch, *, seconds: float) -> list[float]:
+    """The database check made to take ``seconds``; the list of when each round began."""
+    from escashop import ops
+
+    rounds: list[float] = []
     real = ops._database_probe
 
-    def slow() -> None:
+    def counted() -> None:
         rounds.append(time.monotonic())
-        time.sleep(ops.HEALTH_REUSE_SECONDS + 0.3)
+        time.sleep(seconds)
         real()
 
-    monkeypatch.setattr(ops, "_database_probe", slow)
-    answers = []
-    callers = [
+    monkeypatch.setattr(ops, "_database_probe", counted)
+    return rounds
+
+
+def _at_once(client, callers: int, *, apart: float = 0.0) -> list[int]:
+    """``callers`` threads asking /healthz, started ``apart`` seconds apart; their statuses."""
+    import threading
+
+    answers: list[int] = []
+    threads = [
         threading.Thread(target=lambda: answers.append(client.get("/healthz").status_code))
-        for _ in range(4)
+        for _ in range(callers)
     ]
-    for caller in callers:
-        caller.start()
-        time.sleep(0.05)
-    for caller in callers:
-        caller.join(15)
-    assert answers == [200] * 4
-    assert len(rounds) == 1
+    for thread in threads:
+        thread.start()
+        time.sleep(apart)
+    for thread in threads:
+        thread.join(15)
+    return answers
